@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -82,15 +83,23 @@ def _err(message: str) -> None:
 
 
 def _guarded(action: Callable[[], T]) -> T:
-    """Run a command body: user errors print one line and exit 1; Ctrl-C says aborted."""
-    try:
-        return action()
-    except UserError as error:
-        _err(error.message)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        _err("aborted")
-        raise typer.Exit(1) from None
+    """Run a command body: user errors print one line and exit 1; Ctrl-C says aborted.
+
+    Warnings (copier's included) are shown as one ``warning:`` line each, before any error.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            return action()
+        except UserError as error:
+            message = error.message
+        except KeyboardInterrupt:
+            message = "aborted"
+        finally:
+            for warning in caught:
+                typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)
+    _err(message)
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -177,13 +186,6 @@ class _Status:
             self._status.stop()
 
 
-def _one_line_warning(message: Warning | str, category: type[Warning], *_: object) -> str:
-    return f"warning: {message}\n"
-
-
 def main() -> None:
     """Console entry point."""
-    import warnings
-
-    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
     app()

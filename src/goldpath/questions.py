@@ -10,7 +10,7 @@ import yaml
 
 from .errors import UserError
 
-__all__ = ["check_known", "parse_data_args", "read_data_file", "read_questions"]
+__all__ = ["check_known", "coerce", "parse_data_args", "read_data_file", "read_questions"]
 
 
 def read_questions(template: str) -> dict[str, dict[str, Any]] | None:
@@ -70,3 +70,49 @@ def check_known(data: Mapping[str, Any], questions: Mapping[str, Any]) -> None:
     if unknown:
         known = ", ".join(questions)
         raise UserError(f"unknown question {unknown[0]!r}; this template asks: {known}")
+
+
+_TRUE = {"true", "yes", "y", "on", "1"}
+_FALSE = {"false", "no", "n", "off", "0"}
+
+
+def coerce(data: Mapping[str, Any], questions: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Cast text answers to their question's type and check choices, naming the question."""
+    result: dict[str, Any] = {}
+    for name, value in data.items():
+        spec = questions.get(name, {})
+        kind = spec.get("type", "str")
+        result[name] = _cast(name, kind, value) if isinstance(value, str) else value
+        choices = spec.get("choices")
+        if choices:
+            allowed = list(choices.values()) if isinstance(choices, dict) else list(choices)
+            if result[name] not in allowed:
+                shown = ", ".join(str(choice) for choice in allowed)
+                raise UserError(f"invalid {name!r}: {value!r} is not one of {shown}")
+    return result
+
+
+def _cast(name: str, kind: str, value: str) -> object:
+    text = value.strip()
+    if kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise UserError(f"invalid {name!r}: expected a whole number, got {value!r}") from None
+    if kind == "float":
+        try:
+            return float(text)
+        except ValueError:
+            raise UserError(f"invalid {name!r}: expected a number, got {value!r}") from None
+    if kind == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise UserError(f"invalid {name!r}: expected true or false, got {value!r}")
+    if kind in {"yaml", "json"}:
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise UserError(f"invalid {name!r}: not valid {kind}: {value!r}") from None
+    return value

@@ -15,7 +15,7 @@ import yaml
 
 from .. import tools
 from ..errors import UserError
-from ..questions import check_known, read_questions
+from ..questions import check_known, coerce, read_questions
 from ..settings import ANSWERS_FILE, GIT_FALLBACK_IDENTITY
 
 __all__ = ["NewResult", "create_project"]
@@ -63,6 +63,7 @@ def create_project(
     questions = read_questions(template)
     if questions is not None:
         check_known(data, questions)
+        data = coerce(data, questions)
 
     created_parents = _make_parents(dest.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.goldpath-", dir=dest.parent))
