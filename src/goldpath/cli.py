@@ -23,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 T = TypeVar("T")
@@ -33,6 +34,7 @@ TemplateOption = Annotated[
     typer.Option(
         "--template",
         "-t",
+        metavar="SRC",
         help="Template path or git URL [env: GOLDPATH_TEMPLATE; default: the bundled one].",
         show_default=False,
     ),
@@ -40,18 +42,31 @@ TemplateOption = Annotated[
 VcsRefOption = Annotated[
     str | None,
     typer.Option(
-        "--vcs-ref", help="Template git ref (tag, branch, commit) to use.", show_default=False
+        "--vcs-ref",
+        metavar="REF",
+        help="Template git ref (tag, branch, commit) to use.",
+        show_default=False,
     ),
 ]
 DataOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--data", "-d", help="Answer a question: key=value (repeatable).", show_default=False
+        "--data",
+        "-d",
+        metavar="KEY=VALUE",
+        help="Answer a question: key=value (repeatable).",
+        show_default=False,
     ),
 ]
 DataFileOption = Annotated[
     Path | None,
-    typer.Option("--data-file", help="YAML file of answers.", show_default=False, dir_okay=False),
+    typer.Option(
+        "--data-file",
+        metavar="FILE",
+        help="YAML file of answers.",
+        show_default=False,
+        dir_okay=False,
+    ),
 ]
 TrustOption = Annotated[
     bool, typer.Option("--trust", help="Allow the template's tasks, migrations and extensions.")
