@@ -18,6 +18,7 @@ from tests.helpers import (
     DockerInstruction,
     answer_combinations,
     dockerfile_instructions,
+    question_choices,
     require_tool,
     run,
 )
@@ -29,8 +30,8 @@ APP_PORT = 8000
 SECURITY_DOC = REPO_ROOT / "docs" / "security.md"
 DIGEST_REF = re.compile(r"^(?P<name>[\w./-]+):(?P<tag>[\w.-]+)@sha256:(?P<digest>[0-9a-f]{64})$")
 
-# Every python_version choice, each with the other answers at their defaults.
-COMBINATIONS = answer_combinations("python_version")
+# The defaults, and every python_version choice with the other answers at their defaults.
+COMBINATIONS: list[dict[str, Any]] = [{}, *answer_combinations("python_version")]
 
 
 def _ids(answers: Mapping[str, Any]) -> str:
@@ -295,15 +296,10 @@ def test_every_pinned_image_is_documented() -> None:
     """docs/security.md lists each image reference the template pins, tag and digest."""
     template = (REPO_ROOT / "template" / "Dockerfile.jinja").read_text(encoding="utf-8")
     pinned = re.findall(r'"([\w./-]+:[\w.-]+@sha256:[0-9a-f]{64})"', template)
-    assert len(pinned) == len(question_python_versions()) + 1
+    assert len(pinned) == len(question_choices("python_version")) + 1
     documented = SECURITY_DOC.read_text(encoding="utf-8")
     for reference in pinned:
         assert reference in documented, f"{reference} is not listed in docs/security.md"
-
-
-def question_python_versions() -> list[str]:
-    """The python_version choices of copier.yml."""
-    return [str(combo["python_version"]) for combo in COMBINATIONS]
 
 
 def _answer(project: Path, name: str) -> Any:
