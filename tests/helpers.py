@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,11 +52,13 @@ def answer_combinations(*names: str) -> list[dict[str, Any]]:
 
 
 def require_tool(name: str) -> str:
-    """Return the path of a tool; skip locally when missing, fail when CI requires tools."""
-    path = shutil.which(name)
-    if path is None:
-        venv_bin = REPO_ROOT / ".venv" / "bin" / name
-        path = str(venv_bin) if venv_bin.exists() else None
+    """Return the path of a tool; skip locally when missing, fail when CI requires tools.
+
+    Tools installed in the test environment (from the lock file) come first, so the
+    pinned version is used, and a pyenv shim on PATH is never picked for them.
+    """
+    venv_bin = Path(sys.executable).parent / name
+    path = str(venv_bin) if venv_bin.exists() else shutil.which(name)
     if path is None:
         message = f"{name} is not installed"
         if os.environ.get(REQUIRE_TOOLS_ENV) == "1":
@@ -72,7 +75,8 @@ def run(
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command and fail the test with its output when it exits non-zero."""
-    merged = {**os.environ, **(env or {})}
+    # PYENV_VERSION (set when uv is a pyenv shim) would override a project's .python-version.
+    merged = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "PYENV_VERSION"}
     result = subprocess.run(
         [str(a) for a in args],
         cwd=cwd,

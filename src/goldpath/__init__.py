@@ -1,1 +1,17 @@
-"""goldpath."""
+"""goldpath: scaffold production-ready GenAI service repositories and keep them up to date."""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> str:
+    # Looked up lazily: importlib.metadata costs tens of milliseconds at every start.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("goldpath")
+        except PackageNotFoundError:  # a source tree that was never installed
+            return "0.0.0"
+    raise AttributeError(name)

@@ -1,0 +1,5 @@
+"""``python -m goldpath``."""
+
+from goldpath.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""One module per command; each exposes plain functions that the CLI calls."""

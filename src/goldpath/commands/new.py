@@ -1,0 +1,198 @@
+"""``goldpath new``: render the template into a new repository, lock it, commit it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import tools
+from ..errors import UserError
+from ..questions import check_known, coerce, read_questions
+from ..settings import ANSWERS_FILE, GIT_FALLBACK_IDENTITY
+
+__all__ = ["NewResult", "create_project"]
+
+_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|gh:|gl:)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class NewResult:
+    """What ``create_project`` made."""
+
+    path: Path
+    answers: dict[str, Any]
+    locked: bool
+    committed: bool
+
+
+def _no_progress(_: str) -> None:
+    return None
+
+
+def create_project(
+    *,
+    dest: Path,
+    template: str,
+    data: Mapping[str, Any] | None = None,
+    defaults: bool = False,
+    vcs_ref: str | None = None,
+    lock: bool = True,
+    force: bool = False,
+    trust: bool = False,
+    progress: Callable[[str], None] = _no_progress,
+) -> NewResult:
+    """Render ``template`` into ``dest``, write uv.lock, and make the first git commit.
+
+    Everything is built in a temporary sibling of ``dest`` and moved into place only when
+    every step succeeded, so a failure or Ctrl-C never leaves a half-written project.
+    """
+    dest = dest.expanduser().absolute()
+    data = dict(data or {})
+    _check_destination(dest, force=force)
+    git = tools.require("git")
+    uv = tools.require("uv") if lock else None
+    _check_template(template, git=git)
+    questions = read_questions(template)
+    if questions is not None:
+        check_known(data, questions)
+        data = coerce(data, questions)
+
+    created_parents = _make_parents(dest.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.goldpath-", dir=dest.parent))
+    try:
+        if defaults:
+            progress("Rendering the template")  # interactive prompts must not sit under a spinner
+        answers = _render(
+            template, staging, data=data, defaults=defaults, vcs_ref=vcs_ref, trust=trust
+        )
+        if questions is None:
+            # The template's questions were not readable up front: check against the answers.
+            check_known(data, answers)
+        if uv is not None:
+            progress("Locking dependencies (uv lock)")
+            lock_command = [uv, "lock", "--quiet"]
+            tools.run(lock_command, cwd=staging, what="uv lock", env=tools.project_env())
+        committed = not (dest / ".git").exists()
+        if committed:
+            progress("Creating the git repository")
+            _git_init(git, staging, template=template, answers=answers)
+        _move_into_place(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for parent in created_parents:
+            shutil.rmtree(parent, ignore_errors=True)
+        raise
+    return NewResult(path=dest, answers=answers, locked=uv is not None, committed=committed)
+
+
+def _check_destination(dest: Path, *, force: bool) -> None:
+    if dest.exists() and not dest.is_dir():
+        raise UserError(f"destination {dest} exists and is not a directory")
+    if dest.is_dir() and any(dest.iterdir()) and not force:
+        raise UserError(
+            f"destination {dest} exists and is not empty (use --force to write into it)"
+        )
+
+
+def _check_template(template: str, *, git: str) -> None:
+    if _REMOTE.match(template):
+        try:
+            tools.run(
+                [git, "ls-remote", "--exit-code", "--heads", template],
+                cwd=Path.cwd(),
+                what=f"reaching template {template}",
+                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+                timeout=60,
+            )
+        except UserError as error:
+            raise UserError(f"template {template} is unreachable: {error.message}") from error
+        return
+    path = Path(template).expanduser()
+    if not (path / "copier.yml").is_file() and not (path / "copier.yaml").is_file():
+        raise UserError(f"template {template} not found (no copier.yml there)")
+
+
+def _make_parents(parent: Path) -> list[Path]:
+    """Create missing parent directories; return the topmost one created, for cleanup."""
+    missing = [p for p in [parent, *parent.parents] if not p.exists()]
+    if missing:
+        parent.mkdir(parents=True)
+    return missing[-1:]
+
+
+def _render(
+    template: str,
+    staging: Path,
+    *,
+    data: dict[str, Any],
+    defaults: bool,
+    vcs_ref: str | None,
+    trust: bool,
+) -> dict[str, Any]:
+    from copier import run_copy
+    from copier.errors import (
+        CopierAnswersInterrupt,
+        CopierError,
+        UnsafeTemplateError,
+        UserMessageError,
+    )
+
+    try:
+        run_copy(
+            template,
+            staging,
+            data=data,
+            defaults=defaults,
+            vcs_ref=vcs_ref,
+            unsafe=trust,
+            quiet=True,
+            overwrite=True,
+        )
+    except CopierAnswersInterrupt as error:
+        raise KeyboardInterrupt from error
+    except UnsafeTemplateError as error:
+        raise UserError(f"{error}; pass --trust if you trust this template") from error
+    except UserMessageError as error:
+        raise UserError(str(error).strip().splitlines()[0]) from error
+    except ValueError as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise UserError(message.replace("Validation error for question ", "invalid ")) from error
+    except CopierError as error:
+        raise UserError(f"rendering failed: {error}") from error
+    answers_path = staging / ANSWERS_FILE
+    answers = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+    return {str(k): v for k, v in answers.items()}
+
+
+def _git_init(git: str, repo: Path, *, template: str, answers: Mapping[str, Any]) -> None:
+    tools.run([git, "init", "--quiet", "--initial-branch=main"], cwd=repo, what="git init")
+    tools.run([git, "add", "--all"], cwd=repo, what="git add")
+    identity: list[str] = []
+    configured = tools.run_ok([git, "config", "user.email"], cwd=repo)
+    if not configured:
+        name, email = GIT_FALLBACK_IDENTITY
+        identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+    version = answers.get("_commit", "unversioned")
+    message = f"Initial commit from the goldpath template ({version})"
+    tools.run(
+        [git, *identity, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", message],
+        cwd=repo,
+        what="git commit",
+    )
+
+
+def _move_into_place(staging: Path, dest: Path) -> None:
+    if not dest.exists():
+        staging.rename(dest)
+        return
+    # An existing directory (empty, or --force): merge, replacing files of the same name.
+    shutil.copytree(staging, dest, symlinks=True, dirs_exist_ok=True)
+    shutil.rmtree(staging)

@@ -1,0 +1,86 @@
+"""External programs goldpath runs (git, uv): lookup and execution with clear errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .errors import UserError
+
+__all__ = ["project_env", "require", "run", "run_ok"]
+
+_INSTALL_HINTS = {
+    "git": "install git from https://git-scm.com/downloads",
+    "uv": "install uv: https://docs.astral.sh/uv/getting-started/installation/",
+}
+
+
+def require(name: str) -> str:
+    """Return the path of a program on PATH, or raise a one-line error saying how to get it."""
+    path = shutil.which(name)
+    if path is None:
+        hint = _INSTALL_HINTS.get(name, f"install {name}")
+        raise UserError(f"{name} is not on PATH; {hint}")
+    return _unshim(name, path)
+
+
+def _unshim(name: str, path: str) -> str:
+    """Resolve a pyenv shim to the real program.
+
+    A shim picks its Python from the working directory's .python-version; in a new
+    project that names another Python version, the shim would no longer find the program.
+    """
+    if Path(path).parent.name != "shims":
+        return path
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return path
+    result = subprocess.run([pyenv, "which", name], capture_output=True, text=True, check=False)
+    resolved = result.stdout.strip()
+    return resolved if result.returncode == 0 and resolved else path
+
+
+def project_env() -> dict[str, str]:
+    """Return the environment for programs run inside a generated project.
+
+    ``PYENV_VERSION`` is dropped: a pyenv shim (``uv run`` through a pyenv-installed uv
+    sets it) would otherwise pin the caller's Python over the project's .python-version.
+    """
+    return {key: value for key, value in os.environ.items() if key != "PYENV_VERSION"}
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    what: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+) -> str:
+    """Run a program; on failure raise a one-line error with its last line of output."""
+    try:
+        result = subprocess.run(
+            list(args),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise UserError(f"{what} took longer than {timeout:.0f}s and was stopped") from error
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        detail = lines[-1] if lines else f"exit code {result.returncode}"
+        raise UserError(f"{what} failed: {detail}")
+    return result.stdout
+
+
+def run_ok(args: Sequence[str], *, cwd: Path) -> bool:
+    """Return whether a quick command succeeds and prints something (for probes)."""
+    result = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False)
+    return result.returncode == 0 and bool(result.stdout.strip())

@@ -1,0 +1,1 @@
+"""HTTP API: dependencies and one router module per concern."""

@@ -1,0 +1,226 @@
+"""``POST /v1/chat/completions``: JSON or server-sent events, within budgets and timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from ...budget import BudgetExceededError, Reservation
+from ...errors import APIError
+from ...providers import (
+    Chunk,
+    CompletionRequest,
+    Message,
+    ProviderError,
+    ProviderTimeoutError,
+    TokenUsage,
+    estimate_tokens,
+)
+from ...schemas import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ErrorBody,
+    Usage,
+)
+from ...telemetry import CompletionSpan, completion_span
+from ..deps import ApiKeyDep, Services, ServicesDep
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+logger = logging.getLogger(__name__)
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 429, 502, 504)
+}
+
+
+@router.post("/chat/completions", response_model=ChatCompletion, responses=_ERRORS)
+async def create_chat_completion(
+    body: ChatCompletionRequest, key_id: ApiKeyDep, services: ServicesDep
+) -> ChatCompletion | StreamingResponse:
+    """Create a chat completion, streamed as server-sent events when ``stream`` is true."""
+    messages = [Message(role=m.role, content=m.text) for m in body.messages]
+    prompt_estimate = sum(estimate_tokens(m.content) + 4 for m in messages)
+    reservation = _reserve(services, key_id, body, prompt_estimate)
+    request = CompletionRequest(
+        model=body.model or services.settings.default_model,
+        messages=messages,
+        max_tokens=reservation.max_completion_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=body.stop_sequences,
+    )
+    call = _Call(services, request, reservation, prompt_estimate)
+    if body.stream:
+        include_usage = body.stream_options is not None and body.stream_options.include_usage
+        return await call.stream(include_usage=include_usage)
+    return await call.complete()
+
+
+def _reserve(
+    services: Services, key_id: str, body: ChatCompletionRequest, prompt_tokens: int
+) -> Reservation:
+    requested = (
+        body.max_completion_tokens or body.max_tokens or services.settings.default_max_tokens
+    )
+    try:
+        return services.budget.reserve(
+            key_id, prompt_tokens=prompt_tokens, max_completion_tokens=requested
+        )
+    except BudgetExceededError as error:
+        raise APIError(
+            429,
+            f"{error}; it resets at midnight UTC",
+            type="rate_limit_error",
+            code="token_budget_exceeded",
+            headers={"Retry-After": str(error.retry_after)},
+        ) from error
+
+
+class _Call:
+    """One completion call: provider, timeout, budget settlement, metrics and tracing."""
+
+    def __init__(
+        self,
+        services: Services,
+        request: CompletionRequest,
+        reservation: Reservation,
+        prompt_estimate: int,
+    ) -> None:
+        self.services = services
+        self.request = request
+        self.reservation = reservation
+        self.prompt_estimate = prompt_estimate
+        self.timeout = services.settings.provider_timeout_seconds
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+
+    def _failed(self, error: Exception) -> APIError:
+        """Release the reservation, count the failure, map it to 504 or 502."""
+        self.services.budget.release(self.reservation)
+        timeout = isinstance(error, (TimeoutError, ProviderTimeoutError))
+        kind = "timeout" if timeout else "error"
+        provider = self.services.provider.name
+        self.services.metrics.provider_errors.labels(provider=provider, kind=kind).inc()
+        logger.warning(
+            "provider call failed", extra={"fields": {"kind": kind, "error": str(error)}}
+        )
+        if timeout:
+            return APIError(504, "the model provider timed out", type="api_error", code="timeout")
+        return APIError(502, "the model provider failed", type="api_error", code="provider_error")
+
+    def _charged(self, usage: TokenUsage, span: CompletionSpan, finish_reason: str) -> None:
+        """Settle the budget with the real usage and record it."""
+        self.services.budget.settle(self.reservation, usage.total_tokens)
+        self.services.metrics.count_tokens(
+            self.request.model, prompt=usage.prompt_tokens, completion=usage.completion_tokens
+        )
+        span.record(usage, finish_reason)
+
+    async def complete(self) -> ChatCompletion:
+        """Call the provider once and return the whole completion."""
+        with completion_span(self.services.provider.name, self.request) as span:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    completion = await self.services.provider.complete(self.request)
+            except (TimeoutError, ProviderError) as error:
+                raise self._failed(error) from error
+            self._charged(completion.usage, span, completion.finish_reason)
+        usage = completion.usage
+        return ChatCompletion(
+            id=self.id,
+            created=self.created,
+            model=self.request.model,
+            choices=[
+                Choice(
+                    message=AssistantMessage(content=completion.text),
+                    finish_reason=completion.finish_reason,
+                )
+            ],
+            usage=Usage(
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                total_tokens=usage.total_tokens,
+            ),
+        )
+
+    async def stream(self, *, include_usage: bool) -> StreamingResponse:
+        """Start the stream; a failure before the first chunk is still a plain HTTP error."""
+        chunks = aiter(self.services.provider.stream(self.request))
+        try:
+            async with asyncio.timeout(self.timeout):
+                first = await anext(chunks, Chunk(finish_reason="stop"))
+        except (TimeoutError, ProviderError) as error:
+            await _close(chunks)
+            raise self._failed(error) from error
+        events = self._events(first, chunks, include_usage=include_usage)
+        return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
+
+    def _event(self, choices: list[ChunkChoice], usage: Usage | None = None) -> str:
+        chunk = ChatCompletionChunk(
+            id=self.id, created=self.created, model=self.request.model, choices=choices, usage=usage
+        )
+        return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+
+    async def _events(
+        self, first: Chunk, chunks: AsyncIterator[Chunk], *, include_usage: bool
+    ) -> AsyncIterator[str]:
+        """Yield server-sent events; a failure mid-stream ends it with an error event."""
+        streamed_chars = 0
+        settled = False
+        with completion_span(self.services.provider.name, self.request) as span:
+            try:
+                yield self._event([ChunkChoice(delta=Delta(role="assistant", content=""))])
+                chunk = first
+                while True:
+                    if chunk.text:
+                        streamed_chars += len(chunk.text)
+                        yield self._event([ChunkChoice(delta=Delta(content=chunk.text))])
+                    if chunk.finish_reason is not None:
+                        break
+                    async with asyncio.timeout(self.timeout):
+                        chunk = await anext(chunks, Chunk(finish_reason="stop"))
+                finish_reason = chunk.finish_reason
+                usage = chunk.usage or TokenUsage(
+                    prompt_tokens=self.prompt_estimate,
+                    completion_tokens=(streamed_chars + 3) // 4,
+                )
+                yield self._event([ChunkChoice(delta=Delta(), finish_reason=finish_reason)])
+                self._charged(usage, span, finish_reason)
+                settled = True
+                if include_usage:
+                    total = usage.total_tokens
+                    summary = Usage(
+                        prompt_tokens=usage.prompt_tokens,
+                        completion_tokens=usage.completion_tokens,
+                        total_tokens=total,
+                    )
+                    yield self._event([], usage=summary)
+                yield "data: [DONE]\n\n"
+            except (TimeoutError, ProviderError) as error:
+                settled = True
+                yield f"data: {self._failed(error).body().model_dump_json()}\n\n"
+            finally:
+                await _close(chunks)
+                if not settled:
+                    # The client went away: charge what the provider produced until then.
+                    partial = TokenUsage(self.prompt_estimate, (streamed_chars + 3) // 4)
+                    self.services.budget.settle(self.reservation, partial.total_tokens)
+
+
+async def _close(chunks: AsyncIterator[Chunk]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

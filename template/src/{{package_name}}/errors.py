@@ -1,0 +1,80 @@
+"""API errors in OpenAI's shape, and the handlers that render them."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .schemas import ErrorBody, ErrorDetail
+
+logger = logging.getLogger(__name__)
+
+
+class APIError(Exception):
+    """An error the API returns to the client with a status code."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        type: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.type = type
+        self.code = code
+        self.headers = headers or {}
+
+    def body(self) -> ErrorBody:
+        """Return the JSON body of the error."""
+        return ErrorBody(error=ErrorDetail(message=self.message, type=self.type, code=self.code))
+
+
+def error_response(error: APIError) -> JSONResponse:
+    """Render an API error as a JSON response."""
+    return JSONResponse(
+        error.body().model_dump(), status_code=error.status_code, headers=error.headers
+    )
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, APIError)
+    return error_response(exc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    location = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    message = (
+        f"{location}: {first.get('msg', 'invalid request')}" if location else "invalid request"
+    )
+    return error_response(APIError(400, message, type="invalid_request_error", code="invalid_body"))
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+    error = APIError(exc.status_code, str(exc.detail), type=kind, headers=dict(exc.headers or {}))
+    return error_response(error)
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error", exc_info=exc)
+    return error_response(APIError(500, "internal error", type="server_error"))
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    """Render every error as an OpenAI-style JSON body."""
+    app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

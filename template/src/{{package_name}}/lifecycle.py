@@ -1,0 +1,48 @@
+"""Draining on shutdown: readiness turns 503 as soon as SIGTERM arrives."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+logger = logging.getLogger(__name__)
+
+
+class Lifecycle:
+    """Whether the process is draining, and the SIGTERM hook that starts draining."""
+
+    def __init__(self) -> None:
+        self.draining = False
+        self._previous: signal.Handlers | int | object | None = None
+        self._installed = False
+
+    def start_draining(self) -> None:
+        """Turn readiness off; in-flight requests go on until the server stops them."""
+        if not self.draining:
+            self.draining = True
+            logger.info("draining: readiness is now 503")
+
+    def install_signal_handler(self) -> None:
+        """Chain a SIGTERM handler in front of the server's own (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+            self.start_draining()
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        self._previous = previous
+        self._installed = True
+
+    def remove_signal_handler(self) -> None:
+        """Restore the handler that was there before."""
+        if self._installed and threading.current_thread() is threading.main_thread():
+            previous = self._previous
+            if callable(previous) or isinstance(previous, int):
+                signal.signal(signal.SIGTERM, previous)
+            self._installed = False
