@@ -108,3 +108,67 @@ def render(dst: Path, answers: Mapping[str, Any] | None = None) -> Path:
         quiet=True,
     )
     return dst
+
+
+# --- container and Kubernetes files of a rendered project -------------------------------
+
+__all__ += [
+    "DockerInstruction",
+    "dockerfile_instructions",
+    "load_yaml_documents",
+    "require_module",
+]
+
+
+def require_module(name: str) -> Any:
+    """Import a Python module; skip locally when missing, fail when CI requires tools."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        message = f"Python module {name} is not installed"
+        if os.environ.get(REQUIRE_TOOLS_ENV) == "1":
+            pytest.fail(f"{message} and {REQUIRE_TOOLS_ENV}=1 requires every tool")
+        pytest.skip(message)
+
+
+def load_yaml_documents(text: str) -> list[dict[str, Any]]:
+    """Return the non-empty documents of a multi-document YAML text."""
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+class DockerInstruction:
+    """One Dockerfile instruction: its upper-case keyword and its arguments as written."""
+
+    def __init__(self, keyword: str, arguments: str, stage: int) -> None:
+        self.keyword = keyword
+        self.arguments = arguments
+        self.stage = stage
+
+    def __repr__(self) -> str:
+        return f"{self.keyword} {self.arguments}"
+
+
+def dockerfile_instructions(path: Path) -> list[DockerInstruction]:
+    """Parse a Dockerfile into instructions (continuations joined, comments dropped)."""
+    instructions: list[DockerInstruction] = []
+    logical = ""
+    stage = -1
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not logical and (not line or line.startswith("#")):
+            continue
+        if logical and line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            logical += line[:-1].strip() + " "
+            continue
+        logical += line
+        keyword, _, arguments = logical.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            stage += 1
+        instructions.append(DockerInstruction(keyword, arguments.strip(), stage))
+        logical = ""
+    return instructions
