@@ -104,3 +104,50 @@ def render(dst: Path, answers: Mapping[str, Any] | None = None) -> Path:
         quiet=True,
     )
     return dst
+
+
+# --- Terraform: where the AWS provider comes from, offline ------------------------------
+
+__all__ += ["TERRAFORM_MIRROR_ENV", "terraform_cli_config", "terraform_mirror"]
+
+TERRAFORM_MIRROR_ENV = "GOLDPATH_TF_MIRROR"
+_TERRAFORM_MIRROR_CANDIDATES = (
+    "/opt/tf-plugins",
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
+)
+
+
+def terraform_mirror() -> Path | None:
+    """Return the provider filesystem mirror that holds hashicorp/aws, or None.
+
+    ``GOLDPATH_TF_MIRROR`` wins; otherwise the usual local mirror locations are tried.
+    """
+    override = os.environ.get(TERRAFORM_MIRROR_ENV)
+    candidates = [override] if override else list(_TERRAFORM_MIRROR_CANDIDATES)
+    for candidate in candidates:
+        path = Path(candidate).expanduser()
+        if (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            return path
+    return None
+
+
+def terraform_cli_config(path: Path, mirror: Path) -> Path:
+    """Write a Terraform CLI config that installs hashicorp providers from ``mirror`` only."""
+    import json
+
+    path.write_text(
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f"    path    = {json.dumps(str(mirror))}\n"
+        '    include = ["registry.terraform.io/hashicorp/*"]\n'
+        "  }\n"
+        "  direct {\n"
+        '    exclude = ["registry.terraform.io/hashicorp/*"]\n'
+        "  }\n"
+        "}\n",
+        encoding="utf-8",
+    )
+    return path
