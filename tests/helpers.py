@@ -172,3 +172,68 @@ def dockerfile_instructions(path: Path) -> list[DockerInstruction]:
         instructions.append(DockerInstruction(keyword, arguments.strip(), stage))
         logical = ""
     return instructions
+
+
+# --- Terraform: where the AWS provider comes from, offline ------------------------------
+
+__all__ += ["TERRAFORM_MIRROR_ENV", "terraform_cli_config", "terraform_mirror"]
+
+TERRAFORM_MIRROR_ENV = "GOLDPATH_TF_MIRROR"
+_TERRAFORM_MIRROR_CANDIDATES = (
+    "/opt/tf-plugins",
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
+)
+
+
+def terraform_mirror() -> Path | None:
+    """Return the provider filesystem mirror that holds hashicorp/aws, or None.
+
+    ``GOLDPATH_TF_MIRROR`` wins; otherwise the usual local mirror locations are tried.
+    """
+    override = os.environ.get(TERRAFORM_MIRROR_ENV)
+    candidates = [override] if override else list(_TERRAFORM_MIRROR_CANDIDATES)
+    for candidate in candidates:
+        path = Path(candidate).expanduser()
+        if (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            return path
+    return None
+
+
+def terraform_cli_config(path: Path, mirror: Path) -> Path:
+    """Write a Terraform CLI config that installs hashicorp providers from ``mirror`` only."""
+    import json
+
+    path.write_text(
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f"    path    = {json.dumps(str(mirror))}\n"
+        '    include = ["registry.terraform.io/hashicorp/*"]\n'
+        "  }\n"
+        "  direct {\n"
+        '    exclude = ["registry.terraform.io/hashicorp/*"]\n'
+        "  }\n"
+        "}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+__all__ += ["dockerfile_env"]
+
+
+def dockerfile_env(path: Path) -> dict[str, str]:
+    """Return the ENV settings of a Dockerfile's last stage (the runtime image)."""
+    import shlex
+
+    instructions = dockerfile_instructions(path)
+    last = max(i.stage for i in instructions)
+    env: dict[str, str] = {}
+    for instruction in instructions:
+        if instruction.keyword == "ENV" and instruction.stage == last:
+            for pair in shlex.split(instruction.arguments):
+                key, _, value = pair.partition("=")
+                env[key] = value
+    return env

@@ -17,6 +17,7 @@ from tests.helpers import (
     REPO_ROOT,
     DockerInstruction,
     answer_combinations,
+    dockerfile_env,
     dockerfile_instructions,
     question_choices,
     require_tool,
@@ -187,15 +188,18 @@ def test_runs_as_the_numeric_non_root_user(project: Path) -> None:
     assert f"--gid {APP_UID}" in created
 
 
-def test_cmd_runs_uvicorn_in_exec_form(project: Path) -> None:
-    """CMD is exec form: the app factory, port 8000, proxy headers, bounded shutdown."""
+def test_cmd_runs_the_service_in_exec_form(project: Path) -> None:
+    """CMD is exec form and runs the package: port 8000, proxy headers, bounded shutdown."""
     package = _answer(project, "package_name")
     command = _exec_form(_instructions(project, "CMD")[-1])
-    assert command[0] == "uvicorn"
-    assert _option(command, "--factory") == f"{package}.main:create_app"
-    assert int(_option(command, "--port")) == APP_PORT
-    assert "--proxy-headers" in command
-    assert 0 < int(_option(command, "--timeout-graceful-shutdown")) <= 60
+    assert command == ["python", "-m", package]
+    env = dockerfile_env(project / "Dockerfile")
+    assert env["HOST"] == "0.0.0.0"
+    assert int(env["PORT"]) == APP_PORT
+    assert 0 < int(env["SHUTDOWN_TIMEOUT_SECONDS"]) <= 60
+    entry = (project / "src" / package / "__main__.py").read_text(encoding="utf-8")
+    assert "proxy_headers=True" in entry
+    assert "timeout_graceful_shutdown=settings.shutdown_timeout_seconds" in entry
     assert [i.arguments for i in _instructions(project, "EXPOSE")] == [str(APP_PORT)]
 
 

@@ -15,6 +15,7 @@ import yaml
 from tests.helpers import (
     REPO_ROOT,
     answer_combinations,
+    dockerfile_env,
     dockerfile_instructions,
     load_yaml_documents,
     question_choices,
@@ -104,11 +105,6 @@ def _container(objects: list[Manifest]) -> Manifest:
 
 def _each_set(project: Path) -> Iterator[tuple[str, list[Manifest]]]:
     yield from manifest_sets(project).items()
-
-
-def _dockerfile_cmd(project: Path) -> list[str]:
-    cmd = [i for i in dockerfile_instructions(project / "Dockerfile") if i.keyword == "CMD"][-1]
-    return [str(part) for part in json.loads(cmd.arguments)]
 
 
 def _quantity(value: str | int) -> float:
@@ -343,8 +339,7 @@ def test_ports_agree_across_dockerfile_service_probes_and_network_policy(project
         for i in dockerfile_instructions(project / "Dockerfile")
         if i.keyword == "EXPOSE"
     }
-    cmd = _dockerfile_cmd(project)
-    assert exposed == {int(cmd[cmd.index("--port") + 1])}
+    assert exposed == {int(dockerfile_env(project / "Dockerfile")["PORT"])}
     (port,) = exposed
     for source, objects in _each_set(project):
         container = _container(objects)
@@ -397,9 +392,8 @@ def test_user_matches_the_dockerfile_and_the_pod_is_restricted(project: Path) ->
 
 
 def test_shutdown_outlasts_prestop_plus_the_uvicorn_timeout(project: Path) -> None:
-    """terminationGracePeriodSeconds > preStop pause + uvicorn's graceful-shutdown timeout."""
-    cmd = _dockerfile_cmd(project)
-    shutdown = int(cmd[cmd.index("--timeout-graceful-shutdown") + 1])
+    """terminationGracePeriodSeconds > preStop pause + the service's graceful-shutdown timeout."""
+    shutdown = int(dockerfile_env(project / "Dockerfile")["SHUTDOWN_TIMEOUT_SECONDS"])
     for source, objects in _each_set(project):
         pod = _one(objects, "Deployment")["spec"]["template"]["spec"]
         pre_stop = _container(objects)["lifecycle"]["preStop"]["sleep"]["seconds"]
