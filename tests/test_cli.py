@@ -197,3 +197,11 @@ def test_ctrl_c_during_prompts_aborts_cleanly(
 def test_no_terminal_and_no_defaults_is_explained(tmp_path: Path) -> None:
     code, _, err = invoke("new", str(tmp_path / "svc"), *HEAD)
     assert_one_line_error(code, err, "pass --defaults")
+
+
+def test_only_goldpaths_own_template_is_trusted_without_trust(tmp_path: Path) -> None:
+    from goldpath.settings import is_builtin_template
+
+    assert is_builtin_template(str(REPO_ROOT))
+    assert not is_builtin_template(str(tmp_path))
+    assert not is_builtin_template("https://example.com/fork/template.git")

@@ -194,19 +194,29 @@ def test_migration_carries_the_teams_edits_to_the_new_name(project: Path) -> Non
     assert "TEAM_SETTING=1" in (project / ".env.sample").read_text()
 
 
-def test_data_turns_an_answer_on_and_off(project: Path) -> None:
+def test_data_turns_an_artifact_off_and_on(project: Path) -> None:
+    assert (project / "deploy" / "kustomize" / "base").is_dir()
+    code, _, err = invoke("update", str(project), "--trust", "--data", "kubernetes=none")
+    assert code == 0, err
+    assert not (project / "deploy").exists()
+    assert answers_of(project)["kubernetes"] == "none"
+    commit_all(project, "no kubernetes")
+    code, _, err = invoke("update", str(project), "--trust", "--data", "kubernetes=manifests")
+    assert code == 0, err
+    assert (project / "deploy" / "kubernetes").is_dir()
+    assert not (project / "deploy" / "kustomize").exists()
+
+
+def test_data_changes_dependencies_and_the_lock_follows(project: Path) -> None:
     code, _, err = invoke("update", str(project), "--trust", "--data", "otel=true")
     assert code == 0, err
     assert "opentelemetry-sdk" in (project / "pyproject.toml").read_text()
-    assert (
-        "from opentelemetry import trace"
-        in (project / "src" / PACKAGE / "telemetry.py").read_text()
-    )
+    assert 'name = "opentelemetry-sdk"' in (project / "uv.lock").read_text()
     commit_all(project, "tracing on")
     code, _, err = invoke("update", str(project), "--trust", "--data", "otel=false")
     assert code == 0, err
     assert "opentelemetry" not in (project / "pyproject.toml").read_text()
-    assert "opentelemetry-sdk" not in (project / "uv.lock").read_text()
+    assert 'name = "opentelemetry-sdk"' not in (project / "uv.lock").read_text()
 
 
 def test_dirty_tree_is_refused_and_left_alone(project: Path) -> None:

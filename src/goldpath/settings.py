@@ -9,7 +9,9 @@ __all__ = [
     "ANSWERS_FILE",
     "GIT_FALLBACK_IDENTITY",
     "TEMPLATE_ENV",
+    "builtin_templates",
     "default_template",
+    "is_builtin_template",
 ]
 
 TEMPLATE_ENV = "GOLDPATH_TEMPLATE"
@@ -22,6 +24,20 @@ GIT_FALLBACK_IDENTITY = ("goldpath", "goldpath@users.noreply.invalid")
 """Author of the first commit when git has no user.name/user.email configured."""
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def builtin_templates() -> list[Path]:
+    """Return where goldpath's own template may live: this source checkout, the bundled copy."""
+    return [_PACKAGE_DIR.parent.parent, _PACKAGE_DIR / "_template"]
+
+
+def is_builtin_template(source: str) -> bool:
+    """Return whether a template source is goldpath's own (trusted to run migrations)."""
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        return False
+    resolved = path.resolve()
+    return any(resolved == candidate.resolve() for candidate in builtin_templates())
 
 
 def default_template() -> str:
