@@ -8,11 +8,15 @@ from pathlib import Path
 __all__ = [
     "ANSWERS_FILE",
     "GIT_FALLBACK_IDENTITY",
+    "PRESET_ENV",
     "TEMPLATE_ENV",
     "builtin_templates",
     "default_template",
     "is_builtin_template",
 ]
+
+PRESET_ENV = "GOLDPATH_PRESET"
+"""Environment variable that names the organization preset when ``--preset`` is not given."""
 
 TEMPLATE_ENV = "GOLDPATH_TEMPLATE"
 """Environment variable that names the template when ``--template`` is not given."""
