@@ -47,6 +47,11 @@ class Preset:
         merged = {**data, **self.fixed}
         return merged, {k: v for k, v in self.defaults.items() if k not in merged}
 
+    def mentions(self, message: str) -> bool:
+        """Return whether an error message is about an answer this preset sets."""
+        names = {*self.defaults, *self.fixed, *self.allowed}
+        return any(f"'{name}'" in message for name in names)
+
     def check_allowed(self, name: str, value: object) -> None:
         """Raise when an answer is not one of the values the preset allows."""
         if name in self.allowed and value not in self.allowed[name]:

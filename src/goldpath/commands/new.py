@@ -81,15 +81,20 @@ def create_project(
     try:
         if defaults:
             progress("Rendering the template")  # interactive prompts must not sit under a spinner
-        answers = _render(
-            template,
-            staging,
-            data=data,
-            user_defaults=user_defaults,
-            defaults=defaults,
-            vcs_ref=vcs_ref,
-            trust=trust,
-        )
+        try:
+            answers = _render(
+                template,
+                staging,
+                data=data,
+                user_defaults=user_defaults,
+                defaults=defaults,
+                vcs_ref=vcs_ref,
+                trust=trust,
+            )
+        except UserError as error:
+            if organization is not None and organization.mentions(error.message):
+                raise UserError(f"preset {organization.source}: {error.message}") from error
+            raise
         if organization is not None:
             for name, value in answers.items():
                 organization.check_allowed(name, value)
