@@ -47,9 +47,9 @@ class Preset:
         merged = {**data, **self.fixed}
         return merged, {k: v for k, v in self.defaults.items() if k not in merged}
 
-    def mentions(self, message: str) -> bool:
-        """Return whether an error message is about an answer this preset sets."""
-        names = {*self.defaults, *self.fixed, *self.allowed}
+    def mentions(self, message: str, *, but: set[str]) -> bool:
+        """Return whether an error is about an answer this preset set (not one in ``but``)."""
+        names = {*self.defaults, *self.fixed, *self.allowed} - but
         return any(f"'{name}'" in message for name in names)
 
     def check_allowed(self, name: str, value: object) -> None:

@@ -69,6 +69,7 @@ def create_project(
         check_known(data, questions)
         data = coerce(data, questions)
     organization = load_preset(preset, questions=questions)
+    given = set(data)
     user_defaults: dict[str, Any] = {}
     if organization is not None:
         data, user_defaults = organization.apply(data)
@@ -92,7 +93,7 @@ def create_project(
                 trust=trust,
             )
         except UserError as error:
-            if organization is not None and organization.mentions(error.message):
+            if organization is not None and organization.mentions(error.message, but=given):
                 raise UserError(f"preset {organization.source}: {error.message}") from error
             raise
         if organization is not None:
