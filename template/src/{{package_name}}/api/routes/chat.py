@@ -108,14 +108,25 @@ class _Call:
         self.created = int(time.time())
 
     def _failed(self, error: Exception) -> APIError:
-        """Release the reservation, count the failure, map it to 504 or 502."""
+        """Release the reservation, count the failure, map it to 504 or 502.
+
+        Anything an adapter raises is a failed call: a transport error or a parser error
+        that escaped it must not become a 500, an aborted stream or a leaked reservation.
+        """
         self.services.budget.release(self.reservation)
         timeout = isinstance(error, (TimeoutError, ProviderTimeoutError))
-        kind = "timeout" if timeout else "error"
+        if timeout:
+            kind = "timeout"
+        elif isinstance(error, ProviderError):
+            kind = "error"
+        else:
+            kind = "unexpected"  # a bug in the adapter: logged with its traceback
         provider = self.services.provider.name
         self.services.metrics.provider_errors.labels(provider=provider, kind=kind).inc()
         logger.warning(
-            "provider call failed", extra={"fields": {"kind": kind, "error": str(error)}}
+            "provider call failed",
+            extra={"fields": {"kind": kind, "error": f"{type(error).__name__}: {error}"}},
+            exc_info=error if kind == "unexpected" else None,
         )
         if timeout:
             return APIError(504, "the model provider timed out", type="api_error", code="timeout")
@@ -135,7 +146,7 @@ class _Call:
             try:
                 async with asyncio.timeout(self.timeout):
                     completion = await self.services.provider.complete(self.request)
-            except (TimeoutError, ProviderError) as error:
+            except Exception as error:
                 raise self._failed(error) from error
             self._charged(completion.usage, span, completion.finish_reason)
         usage = completion.usage
@@ -162,7 +173,7 @@ class _Call:
         try:
             async with asyncio.timeout(self.timeout):
                 first = await anext(chunks, Chunk(finish_reason="stop"))
-        except (TimeoutError, ProviderError) as error:
+        except Exception as error:
             await _close(chunks)
             raise self._failed(error) from error
         events = self._events(first, chunks, include_usage=include_usage)
@@ -209,7 +220,7 @@ class _Call:
                     )
                     yield self._event([], usage=summary)
                 yield "data: [DONE]\n\n"
-            except (TimeoutError, ProviderError) as error:
+            except Exception as error:
                 settled = True
                 yield f"data: {self._failed(error).body().model_dump_json()}\n\n"
             finally:
