@@ -8,6 +8,7 @@ fault tests, load tests and benchmarks run it in-process or in a real server pro
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 from collections.abc import AsyncIterator
@@ -57,14 +58,12 @@ class FakeProvider:
 
     def _words(self, request: CompletionRequest) -> tuple[list[str], str, int]:
         last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
-        words = [*_PREFIX.split(), *last_user.split()]
-        if self._reply_tokens:
-            words = list(itertools.islice(itertools.cycle(words), self._reply_tokens))
+        words = _reply(last_user, self._reply_tokens)
         finish_reason = "stop"
         if len(words) > request.max_tokens:
             words, finish_reason = words[: request.max_tokens], "length"
         prompt_tokens = sum(len(m.content.split()) for m in request.messages)
-        return words, finish_reason, prompt_tokens
+        return list(words), finish_reason, prompt_tokens
 
     def _fault_for_this_call(self) -> Faults | None:
         faults = self._faults
@@ -96,6 +95,15 @@ class FakeProvider:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+@functools.lru_cache(maxsize=256)
+def _reply(last_user: str, length: int) -> tuple[str, ...]:
+    """Return the words of the reply (cached: load tests send the same prompts again)."""
+    words = [*_PREFIX.split(), *last_user.split()]
+    if length:
+        words = list(itertools.islice(itertools.cycle(words), length))
+    return tuple(words)
 
 
 async def _misbehave(faults: Faults) -> None:
