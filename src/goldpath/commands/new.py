@@ -18,7 +18,7 @@ from ..copier_api import copier_errors
 from ..errors import UserError
 from ..presets import load_preset
 from ..questions import check_known, coerce, read_questions
-from ..settings import ANSWERS_FILE, GIT_FALLBACK_IDENTITY
+from ..settings import ANSWERS_FILE, GIT_FALLBACK_IDENTITY, is_builtin_template
 
 __all__ = ["NewResult", "create_project"]
 
@@ -64,6 +64,7 @@ def create_project(
     git = tools.require("git")
     uv = tools.require("uv") if lock else None
     _check_template(template, git=git)
+    trust = trust or is_builtin_template(template)
     questions = read_questions(template)
     if questions is not None:
         check_known(data, questions)
