@@ -75,7 +75,8 @@ def run(
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command and fail the test with its output when it exits non-zero."""
-    merged = {**os.environ, **(env or {})}
+    # PYENV_VERSION (set when uv is a pyenv shim) would override a project's .python-version.
+    merged = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "PYENV_VERSION"}
     result = subprocess.run(
         [str(a) for a in args],
         cwd=cwd,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from .errors import UserError
 
-__all__ = ["require", "run", "run_ok"]
+__all__ = ["project_env", "require", "run", "run_ok"]
 
 _INSTALL_HINTS = {
     "git": "install git from https://git-scm.com/downloads",
@@ -40,6 +41,15 @@ def _unshim(name: str, path: str) -> str:
     result = subprocess.run([pyenv, "which", name], capture_output=True, text=True, check=False)
     resolved = result.stdout.strip()
     return resolved if result.returncode == 0 and resolved else path
+
+
+def project_env() -> dict[str, str]:
+    """Return the environment for programs run inside a generated project.
+
+    ``PYENV_VERSION`` is dropped: a pyenv shim (``uv run`` through a pyenv-installed uv
+    sets it) would otherwise pin the caller's Python over the project's .python-version.
+    """
+    return {key: value for key, value in os.environ.items() if key != "PYENV_VERSION"}
 
 
 def run(

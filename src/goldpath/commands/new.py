@@ -68,6 +68,8 @@ def create_project(
     created_parents = _make_parents(dest.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.goldpath-", dir=dest.parent))
     try:
+        if defaults:
+            progress("Rendering the template")  # interactive prompts must not sit under a spinner
         answers = _render(
             template, staging, data=data, defaults=defaults, vcs_ref=vcs_ref, trust=trust
         )
@@ -76,7 +78,8 @@ def create_project(
             check_known(data, answers)
         if uv is not None:
             progress("Locking dependencies (uv lock)")
-            tools.run([uv, "lock", "--quiet"], cwd=staging, what="uv lock")
+            lock_command = [uv, "lock", "--quiet"]
+            tools.run(lock_command, cwd=staging, what="uv lock", env=tools.project_env())
         committed = not (dest / ".git").exists()
         if committed:
             progress("Creating the git repository")
