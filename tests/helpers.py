@@ -108,3 +108,16 @@ def render(dst: Path, answers: Mapping[str, Any] | None = None) -> Path:
         quiet=True,
     )
     return dst
+
+
+# --- the generated project's own checks: test_generated runs them, ci.yml asks for them ------
+
+__all__ += ["PROJECT_CHECKS"]
+
+# Each runs as `uv run --locked <check>` in the generated project.
+PROJECT_CHECKS: list[list[str]] = [
+    ["ruff", "check", "."],
+    ["ruff", "format", "--check", "."],
+    ["mypy"],
+    ["pytest", "--cov", "--cov-report=term-missing"],
+]
