@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     rounds = parser.parse_args().rounds
     template = str(REPO_ROOT)
-    commands = {
+    commands: dict[str, Callable[[Path], list[str]]] = {
         "goldpath new --defaults --no-lock": lambda dst: [
             str(BIN / "goldpath"), "new", str(dst), "--defaults", "--no-lock",
             "--template", template, "--vcs-ref", "HEAD",

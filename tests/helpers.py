@@ -110,6 +110,134 @@ def render(dst: Path, answers: Mapping[str, Any] | None = None) -> Path:
     return dst
 
 
+# --- container and Kubernetes files of a rendered project -------------------------------
+
+__all__ += [
+    "DockerInstruction",
+    "dockerfile_instructions",
+    "load_yaml_documents",
+    "require_module",
+]
+
+
+def require_module(name: str) -> Any:
+    """Import a Python module; skip locally when missing, fail when CI requires tools."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        message = f"Python module {name} is not installed"
+        if os.environ.get(REQUIRE_TOOLS_ENV) == "1":
+            pytest.fail(f"{message} and {REQUIRE_TOOLS_ENV}=1 requires every tool")
+        pytest.skip(message)
+
+
+def load_yaml_documents(text: str) -> list[dict[str, Any]]:
+    """Return the non-empty documents of a multi-document YAML text."""
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+class DockerInstruction:
+    """One Dockerfile instruction: its upper-case keyword and its arguments as written."""
+
+    def __init__(self, keyword: str, arguments: str, stage: int) -> None:
+        self.keyword = keyword
+        self.arguments = arguments
+        self.stage = stage
+
+    def __repr__(self) -> str:
+        return f"{self.keyword} {self.arguments}"
+
+
+def dockerfile_instructions(path: Path) -> list[DockerInstruction]:
+    """Parse a Dockerfile into instructions (continuations joined, comments dropped)."""
+    instructions: list[DockerInstruction] = []
+    logical = ""
+    stage = -1
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not logical and (not line or line.startswith("#")):
+            continue
+        if logical and line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            logical += line[:-1].strip() + " "
+            continue
+        logical += line
+        keyword, _, arguments = logical.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            stage += 1
+        instructions.append(DockerInstruction(keyword, arguments.strip(), stage))
+        logical = ""
+    return instructions
+
+
+# --- Terraform: where the AWS provider comes from, offline ------------------------------
+
+__all__ += ["TERRAFORM_MIRROR_ENV", "terraform_cli_config", "terraform_mirror"]
+
+TERRAFORM_MIRROR_ENV = "GOLDPATH_TF_MIRROR"
+_TERRAFORM_MIRROR_CANDIDATES = (
+    "/opt/tf-plugins",
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
+)
+
+
+def terraform_mirror() -> Path | None:
+    """Return the provider filesystem mirror that holds hashicorp/aws, or None.
+
+    ``GOLDPATH_TF_MIRROR`` wins; otherwise the usual local mirror locations are tried.
+    """
+    override = os.environ.get(TERRAFORM_MIRROR_ENV)
+    candidates = [override] if override else list(_TERRAFORM_MIRROR_CANDIDATES)
+    for candidate in candidates:
+        path = Path(candidate).expanduser()
+        if (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            return path
+    return None
+
+
+def terraform_cli_config(path: Path, mirror: Path) -> Path:
+    """Write a Terraform CLI config that installs hashicorp providers from ``mirror`` only."""
+    import json
+
+    path.write_text(
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f"    path    = {json.dumps(str(mirror))}\n"
+        '    include = ["registry.terraform.io/hashicorp/*"]\n'
+        "  }\n"
+        "  direct {\n"
+        '    exclude = ["registry.terraform.io/hashicorp/*"]\n'
+        "  }\n"
+        "}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+__all__ += ["dockerfile_env"]
+
+
+def dockerfile_env(path: Path) -> dict[str, str]:
+    """Return the ENV settings of a Dockerfile's last stage (the runtime image)."""
+    import shlex
+
+    instructions = dockerfile_instructions(path)
+    last = max(i.stage for i in instructions)
+    env: dict[str, str] = {}
+    for instruction in instructions:
+        if instruction.keyword == "ENV" and instruction.stage == last:
+            for pair in shlex.split(instruction.arguments):
+                key, _, value = pair.partition("=")
+                env[key] = value
+    return env
+
 # --- the generated project's own checks: test_generated runs them, ci.yml asks for them ------
 
 __all__ += ["PROJECT_CHECKS"]

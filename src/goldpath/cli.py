@@ -28,6 +28,11 @@ app = typer.Typer(
 
 T = TypeVar("T")
 
+EXIT_CONFLICTS = 3
+"""``goldpath update`` left conflicts to resolve."""
+EXIT_BEHIND = 4
+"""``goldpath check``: the repository is behind the newest template release."""
+
 # Options shared by several commands are declared once.
 TemplateOption = Annotated[
     str | None,
@@ -68,6 +73,10 @@ DataFileOption = Annotated[
         dir_okay=False,
     ),
 ]
+PathArgument = Annotated[
+    Path, typer.Argument(help="The generated repository.", show_default="current directory")
+]
+LockOption = Annotated[bool, typer.Option("--lock/--no-lock", help="Write uv.lock with 'uv lock'.")]
 TrustOption = Annotated[
     bool, typer.Option("--trust", help="Allow the template's tasks, migrations and extensions.")
 ]
@@ -127,9 +136,7 @@ def new(
     data_file: DataFileOption = None,
     template: TemplateOption = None,
     vcs_ref: VcsRefOption = None,
-    lock: Annotated[
-        bool, typer.Option("--lock/--no-lock", help="Write uv.lock with 'uv lock'.")
-    ] = True,
+    lock: LockOption = True,
     force: Annotated[
         bool, typer.Option("--force", help="Write into a directory that is not empty.")
     ] = False,
@@ -173,6 +180,83 @@ def new(
             typer.echo(f"  {step}")
 
     _guarded(body)
+
+
+@app.command()
+def update(
+    path: PathArgument = Path("."),
+    vcs_ref: VcsRefOption = None,
+    data: DataOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the changes without touching the repository.")
+    ] = False,
+    lock: LockOption = True,
+    trust: TrustOption = False,
+) -> None:
+    """Update a generated repository to the newest template release, keeping your changes."""
+    from .commands.update import update_project
+    from .questions import parse_data_args
+
+    def body() -> int:
+        with _Status() as status:
+            result = update_project(
+                path=path,
+                vcs_ref=vcs_ref,
+                data=parse_data_args(data or []),
+                lock=lock,
+                dry_run=dry_run,
+                trust=trust,
+                progress=status.update,
+            )
+        if result.diff is not None:
+            typer.echo(result.diff, nl=False)
+        if result.up_to_date:
+            typer.echo(f"{result.path.name} is up to date (template {result.to_version}).")
+            return 0
+        verb = "Would update" if dry_run else "Updated"
+        typer.echo(
+            f"{verb} {result.path.name} from {result.from_version} to {result.to_version}: "
+            f"{len(result.changed)} files changed."
+        )
+        if result.conflicts:
+            typer.secho("Conflicts to resolve:", fg=typer.colors.RED, err=True)
+            for name in result.conflicts:
+                typer.echo(f"  {name}", err=True)
+            if not dry_run:
+                typer.echo(
+                    "Resolve the <<<<<<< markers, run 'uv lock', review with 'git diff', commit.",
+                    err=True,
+                )
+            return EXIT_CONFLICTS
+        if not dry_run:
+            typer.echo("Review with 'git diff', then commit.")
+        return 0
+
+    code = _guarded(body)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def check(
+    path: PathArgument = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Tell whether a generated repository is behind its template (exit 4 when behind)."""
+    import dataclasses
+    import json
+
+    from .commands.check import check_project
+
+    result = _guarded(lambda: check_project(path=path))
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(result), indent=2))
+    elif result.behind:
+        typer.echo(f"{result.path}: behind: template {result.current}, latest {result.latest}")
+    else:
+        typer.echo(f"{result.path}: current: template {result.current}")
+    if result.behind:
+        raise typer.Exit(EXIT_BEHIND)
 
 
 class _Status:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from .. import tools
+from ..copier_api import copier_errors
 from ..errors import UserError
 from ..questions import check_known, coerce, read_questions
 from ..settings import ANSWERS_FILE, GIT_FALLBACK_IDENTITY
@@ -138,14 +139,8 @@ def _render(
     trust: bool,
 ) -> dict[str, Any]:
     from copier import run_copy
-    from copier.errors import (
-        CopierAnswersInterrupt,
-        CopierError,
-        UnsafeTemplateError,
-        UserMessageError,
-    )
 
-    try:
+    with copier_errors():
         run_copy(
             template,
             staging,
@@ -156,17 +151,6 @@ def _render(
             quiet=True,
             overwrite=True,
         )
-    except CopierAnswersInterrupt as error:
-        raise KeyboardInterrupt from error
-    except UnsafeTemplateError as error:
-        raise UserError(f"{error}; pass --trust if you trust this template") from error
-    except UserMessageError as error:
-        raise UserError(str(error).strip().splitlines()[0]) from error
-    except ValueError as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise UserError(message.replace("Validation error for question ", "invalid ")) from error
-    except CopierError as error:
-        raise UserError(f"rendering failed: {error}") from error
     answers_path = staging / ANSWERS_FILE
     answers = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
     return {str(k): v for k, v in answers.items()}

@@ -1,0 +1,129 @@
+"""A generated repository: its answers file, template version and git state."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.version import InvalidVersion, Version
+
+from . import tools
+from .errors import UserError
+from .settings import ANSWERS_FILE
+
+__all__ = [
+    "GeneratedRepo",
+    "conflicted_files",
+    "latest_version",
+    "parse_version",
+]
+
+_DESCRIBE_SUFFIX = re.compile(r"-\d+-g[0-9a-f]+$")
+_CONFLICT_MARKER = re.compile(rb"^(<<<<<<< |>>>>>>> )", re.MULTILINE)
+
+
+def parse_version(ref: str | None) -> Version | None:
+    """Return the PEP 440 version of a tag or ``git describe`` output, or None."""
+    if not ref:
+        return None
+    try:
+        return Version(_DESCRIBE_SUFFIX.sub("", ref))
+    except InvalidVersion:
+        return None
+
+
+@dataclass(frozen=True)
+class GeneratedRepo:
+    """A git repository generated from a template, as its answers file describes it."""
+
+    path: Path
+    answers: dict[str, Any]
+
+    @classmethod
+    def open(cls, path: Path) -> GeneratedRepo:
+        """Read and check the answers file; raise a one-line error when it is unusable."""
+        path = path.expanduser().absolute()
+        if not path.is_dir():
+            raise UserError(f"{path} is not a directory")
+        answers_file = path / ANSWERS_FILE
+        if not answers_file.is_file():
+            raise UserError(f"{path} is not a generated repository (no {ANSWERS_FILE})")
+        try:
+            answers = yaml.safe_load(answers_file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise UserError(f"{ANSWERS_FILE} is not valid YAML: {error}") from error
+        if not isinstance(answers, dict):
+            raise UserError(f"{ANSWERS_FILE} must hold a mapping of answers")
+        for key in ("_src_path", "_commit"):
+            if not isinstance(answers.get(key), str) or not answers[key]:
+                raise UserError(f"{ANSWERS_FILE} has no {key}: it was edited into an invalid state")
+        if not (path / ".git").exists():
+            raise UserError(f"{path} is not a git repository; updates need git history")
+        return cls(path=path, answers=answers)
+
+    @property
+    def template(self) -> str:
+        """Return where the template comes from (path or git URL)."""
+        source: str = self.answers["_src_path"]
+        return source
+
+    @property
+    def version(self) -> str:
+        """Return the template version the repository is at (a tag or describe output)."""
+        commit: str = self.answers["_commit"]
+        return commit
+
+    def git(self, *args: str) -> str:
+        """Run git in the repository and return its output."""
+        return tools.run([tools.require("git"), *args], cwd=self.path, what=f"git {args[0]}")
+
+    def is_dirty(self) -> bool:
+        """Return whether the working tree has changes that are not committed."""
+        return bool(self.git("status", "--porcelain").strip())
+
+    def head(self) -> str:
+        """Return the commit checked out."""
+        return self.git("rev-parse", "HEAD").strip()
+
+    def restore(self, commit: str) -> None:
+        """Put the working tree and index back to ``commit`` (untracked files removed)."""
+        self.git("reset", "--quiet", "--hard", commit)
+        self.git("clean", "--quiet", "-fd")
+
+
+def latest_version(template: str, *, include_prereleases: bool = False) -> str | None:
+    """Return the newest PEP 440 tag of a template repository (path or URL), or None."""
+    output = tools.run(
+        [tools.require("git"), "ls-remote", "--tags", "--refs", template],
+        cwd=Path.cwd(),
+        what=f"reading the tags of template {template}",
+        timeout=120,
+    )
+    best: tuple[Version, str] | None = None
+    for line in output.splitlines():
+        tag = line.rpartition("refs/tags/")[2]
+        version = parse_version(tag)
+        if version is None or (version.is_prerelease and not include_prereleases):
+            continue
+        if best is None or version > best[0]:
+            best = (version, tag)
+    return best[1] if best else None
+
+
+def conflicted_files(repo: GeneratedRepo) -> list[str]:
+    """Return files an update left in conflict: unmerged, with markers, or with a .rej."""
+    found: set[str] = set()
+    for line in repo.git("ls-files", "--unmerged").splitlines():
+        found.add(line.split("\t", 1)[1])
+    changed = repo.git("ls-files", "--modified", "--others", "--exclude-standard").splitlines()
+    for name in changed:
+        if name.endswith(".rej"):
+            found.add(name.removesuffix(".rej"))
+            continue
+        file = repo.path / name
+        if file.is_file() and _CONFLICT_MARKER.search(file.read_bytes()):
+            found.add(name)
+    return sorted(found)

@@ -1,0 +1,554 @@
+"""The generated Kubernetes files: they build, validate, pass the scanners and agree."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import (
+    REPO_ROOT,
+    answer_combinations,
+    dockerfile_env,
+    dockerfile_instructions,
+    load_yaml_documents,
+    question_choices,
+    require_module,
+    require_tool,
+    run,
+)
+
+Renderer = Callable[[Mapping[str, Any]], Path]
+Manifest = dict[str, Any]
+
+# The oldest Kubernetes the files support (preStop sleep needs 1.30) and the newest the
+# validator ships; objects must be valid for both.
+KUBERNETES_VERSIONS = ("1.33.0", "1.37.0")
+ENVIRONMENTS = ("dev", "staging", "prod")
+ARGO_KINDS = {"Application", "AppProject"}
+SECURITY_DOC = REPO_ROOT / "docs" / "security.md"
+# Environment variables the service reads (pydantic-settings field names, upper-cased).
+SERVICE_SETTINGS = {
+    "LLM_PROVIDER", "DEFAULT_MODEL", "DAILY_TOKEN_BUDGET", "DAILY_TOKEN_BUDGET_PER_KEY",
+    "PROVIDER_TIMEOUT_SECONDS", "LOG_LEVEL", "OPENAI_BASE_URL", "AWS_REGION",
+    "OTEL_EXPORTER_OTLP_ENDPOINT", "SECRETS_DIR",
+}  # fmt: skip
+DEPRECATED_KUSTOMIZE_FIELDS = {
+    "bases", "commonLabels", "patchesStrategicMerge", "patchesJson6902", "vars", "imageTags",
+}  # fmt: skip
+
+
+def _ids(answers: Mapping[str, Any]) -> str:
+    return "-".join(f"{key}={value}" for key, value in answers.items()) or "defaults"
+
+
+# Every kubernetes x gitops combination, the defaults, and each provider with otel on (they
+# change the ConfigMap, the ServiceAccount and the NetworkPolicy).
+COMBINATIONS: list[dict[str, Any]] = [
+    {},
+    *answer_combinations("kubernetes", "gitops"),
+    *({**combo, "otel": True} for combo in answer_combinations("llm_provider")),
+]
+WITH_KUBERNETES = [c for c in COMBINATIONS if c.get("kubernetes") != "none"]
+
+
+@pytest.fixture(params=WITH_KUBERNETES, ids=_ids)
+def project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
+    """A rendered project with Kubernetes files (shared: never mutate it)."""
+    return rendered(request.param)
+
+
+def _answer(project: Path, name: str) -> Any:
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+    default = "none" if name == "gitops" else None
+    return answers.get(name, default)
+
+
+_BUILT: dict[Path, str] = {}
+
+
+def _kustomize(overlay: Path) -> list[Manifest]:
+    """Build an overlay once per test process; each caller gets its own parsed copy."""
+    if overlay not in _BUILT:
+        kubectl = require_tool("kubectl")
+        _BUILT[overlay] = run([kubectl, "kustomize", overlay], cwd=overlay).stdout
+    return load_yaml_documents(_BUILT[overlay])
+
+
+def manifest_sets(project: Path) -> dict[str, list[Manifest]]:
+    """What would be applied, by source: each built overlay, or the plain manifests."""
+    if _answer(project, "kubernetes") == "kustomize":
+        overlays = project / "deploy" / "kustomize" / "overlays"
+        return {env: _kustomize(overlays / env) for env in ENVIRONMENTS}
+    files = sorted((project / "deploy" / "kubernetes").glob("*.yaml"))
+    return {"manifests": [doc for f in files for doc in load_yaml_documents(f.read_text())]}
+
+
+def _one(objects: list[Manifest], kind: str, name: str | None = None) -> Manifest:
+    found = [o for o in objects if o["kind"] == kind and name in (None, o["metadata"]["name"])]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+def _container(objects: list[Manifest]) -> Manifest:
+    containers = _one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    result: Manifest = containers[0]
+    return result
+
+
+def _each_set(project: Path) -> Iterator[tuple[str, list[Manifest]]]:
+    yield from manifest_sets(project).items()
+
+
+def _quantity(value: str | int) -> float:
+    """A Kubernetes quantity as a number (cores or bytes)."""
+    text = str(value)
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
+def _resolve_port(port: str | int, container: Manifest) -> int:
+    if isinstance(port, int):
+        return port
+    named = {p["name"]: p["containerPort"] for p in container["ports"]}
+    return int(named[port])
+
+
+# --- layout --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gitops", question_choices("gitops"))
+def test_no_deploy_directory_without_kubernetes(rendered: Renderer, gitops: str) -> None:
+    """kubernetes=none renders no deploy/ at all, whatever gitops says."""
+    project = rendered({"kubernetes": "none", "gitops": gitops})
+    assert not (project / "deploy").exists()
+    assert (project / "Dockerfile").is_file()
+
+
+def test_layout_follows_the_answers(project: Path) -> None:
+    """Only the chosen variant and, with Argo CD, its Applications are rendered."""
+    kubernetes = _answer(project, "kubernetes")
+    deploy = project / "deploy"
+    assert (deploy / "kustomize").is_dir() == (kubernetes == "kustomize")
+    assert (deploy / "kubernetes").is_dir() == (kubernetes == "manifests")
+    assert (deploy / "argocd").is_dir() == (_answer(project, "gitops") == "argocd")
+    assert (deploy / "README.md").is_file()
+    if kubernetes == "kustomize":
+        overlays = sorted(p.name for p in (deploy / "kustomize" / "overlays").iterdir())
+        assert overlays == sorted(ENVIRONMENTS)
+    leftovers = [p for p in deploy.rglob("*") if p.suffix == ".jinja" or "{{" in p.name]
+    assert not leftovers
+    for path in deploy.rglob("*.yaml"):
+        text = path.read_text()
+        assert "{{" not in text, path
+        assert "{%" not in text, path
+
+
+def test_kustomizations_use_current_fields(project: Path) -> None:
+    """Kustomizations use labels: and patches:, none of the deprecated fields."""
+    if _answer(project, "kubernetes") != "kustomize":
+        pytest.skip("plain manifests have no kustomization")
+    for path in (project / "deploy" / "kustomize").rglob("kustomization.yaml"):
+        kustomization = yaml.safe_load(path.read_text())
+        assert not DEPRECATED_KUSTOMIZE_FIELDS & kustomization.keys(), path
+    for env in ENVIRONMENTS:
+        overlay = project / "deploy" / "kustomize" / "overlays" / env / "kustomization.yaml"
+        kustomization = yaml.safe_load(overlay.read_text())
+        assert kustomization["labels"]
+        assert kustomization["patches"]
+        assert kustomization["images"]
+
+
+# --- build, schema, scanners -----------------------------------------------------------------
+
+
+def test_every_object_passes_strict_schema_validation(project: Path) -> None:
+    """Every object of every overlay (or manifest) is valid for each pinned Kubernetes."""
+    validator = require_module("kubernetes_validate")
+    checked = 0
+    for source, objects in _each_set(project):
+        for obj in objects:
+            if obj["kind"] in ARGO_KINDS:
+                continue
+            for version in KUBERNETES_VERSIONS:
+                try:
+                    validator.validate(obj, version, strict=True)
+                except validator.ValidationError as error:
+                    pytest.fail(f"{source}: {obj['kind']}/{obj['metadata']['name']}: {error}")
+                checked += 1
+    assert checked >= 9 * len(KUBERNETES_VERSIONS)
+
+
+def _scan_dir(project: Path, scan: Path) -> Path:
+    """Copy the container and Kubernetes files as written, plus every built overlay."""
+    shutil.copytree(project / "deploy", scan / "deploy")
+    shutil.copy(project / "Dockerfile", scan / "Dockerfile")
+    built = scan / "built"
+    built.mkdir()
+    for source, objects in _each_set(project):
+        (built / f"{source}.yaml").write_text(yaml.safe_dump_all(objects, sort_keys=False))
+    return scan
+
+
+def _documented_suppressions() -> set[str]:
+    table = SECURITY_DOC.read_text(encoding="utf-8").split("## Suppressions", 1)[1]
+    table = table.split("\n## ", 1)[0]
+    return set(re.findall(r"^\| \w+ \| `([A-Z0-9_-]+)`", table, flags=re.MULTILINE))
+
+
+def test_checkov_fails_no_check(rendered: Renderer, tmp_path: Path) -> None:
+    """checkov (dockerfile, kubernetes; offline) fails nothing, skips only documented checks.
+
+    One checkov run covers every combination (a directory each): its start-up dominates.
+    """
+    checkov = require_tool("checkov")
+    scan = tmp_path / "scan"
+    for answers in WITH_KUBERNETES:
+        _scan_dir(rendered(answers), scan / _ids(answers))
+    result = run(
+        [checkov, "-d", scan, "--framework", "dockerfile", "kubernetes", "--skip-download",
+         "--compact", "-o", "json"],
+        cwd=tmp_path,
+    )  # fmt: skip
+    reports = {report["check_type"]: report for report in json.loads(result.stdout)}
+    assert set(reports) == {"dockerfile", "kubernetes"}
+    failed: dict[str, list[str]] = {}
+    scanned: set[str] = set()
+    for report in reports.values():
+        results = report["results"]
+        for outcome in ("passed_checks", "failed_checks", "skipped_checks"):
+            for check in results.get(outcome, []):
+                combination = check["file_path"].strip("/").split("/")[0]
+                scanned.add(combination)
+                if outcome == "failed_checks":
+                    failed.setdefault(combination, []).append(
+                        f"{check['check_id']} {check['file_path']} {check['resource']}"
+                    )
+        skipped = {c["check_id"] for c in results.get("skipped_checks", [])}
+        assert skipped <= _documented_suppressions(), skipped
+    assert not failed, failed
+    assert scanned == {_ids(answers) for answers in WITH_KUBERNETES}
+
+
+def test_trivy_finds_nothing(rendered: Renderer, tmp_path: Path) -> None:
+    """Trivy's config scan (built-in checks, offline) finds nothing at any severity.
+
+    One Trivy run covers every combination (a directory each), like checkov above.
+    """
+    trivy = require_tool("trivy")
+    scan = tmp_path / "scan"
+    expected: set[str] = set()
+    for answers in WITH_KUBERNETES:
+        project = rendered(answers)
+        _scan_dir(project, scan / _ids(answers))
+        expected |= {f"{_ids(answers)}/built/{source}.yaml" for source in manifest_sets(project)}
+        expected.add(f"{_ids(answers)}/Dockerfile")
+    result = run(
+        [trivy, "config", "--skip-check-update", "--quiet", "--exit-code", "1",
+         "--format", "json", "--cache-dir", tmp_path / "cache", scan],
+        cwd=tmp_path,
+    )  # fmt: skip
+    summaries = {r["Target"]: r["MisconfSummary"] for r in json.loads(result.stdout)["Results"]}
+    assert expected <= set(summaries)
+    assert not {t: s for t, s in summaries.items() if s["Failures"]}
+    assert all(summary["Successes"] > 0 for summary in summaries.values())
+
+
+def test_every_inline_suppression_is_documented(project: Path) -> None:
+    """Suppression markers in rendered files name only checks listed in docs/security.md."""
+    marker = re.compile(
+        r"(?:checkov\.io/skip\d+:\s*>?-?\s*|checkov:skip=|hadolint ignore=|trivy:ignore:)"
+        r"([A-Z][A-Z0-9_-]+)"
+    )
+    found: set[str] = set()
+    for path in [project / "Dockerfile", *(project / "deploy").rglob("*.yaml")]:
+        found |= set(marker.findall(path.read_text(encoding="utf-8")))
+    assert found <= _documented_suppressions()
+
+
+# --- properties the scanners do not check ----------------------------------------------------
+
+
+def test_hpa_owns_the_replica_count(project: Path) -> None:
+    """The Deployment sets no replicas; an autoscaling/v2 HPA scales it on CPU and in-flight."""
+    for source, objects in _each_set(project):
+        deployment = _one(objects, "Deployment")
+        hpa = _one(objects, "HorizontalPodAutoscaler")
+        assert "replicas" not in deployment["spec"], source
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": deployment["metadata"]["name"],
+        }
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+        metrics = {
+            (m["type"], m[m["type"][0].lower() + m["type"][1:]].get("name"))
+            if m["type"] == "Resource"
+            else (m["type"], m["pods"]["metric"]["name"])
+            for m in hpa["spec"]["metrics"]
+        }
+        assert metrics == {("Resource", "cpu"), ("Pods", "http_requests_in_flight")}
+
+
+def test_pdb_agrees_with_the_hpa_minimum(project: Path) -> None:
+    """At the HPA minimum the PDB allows one eviction, and keeps a pod when there are two."""
+    for source, objects in _each_set(project):
+        deployment = _one(objects, "Deployment")
+        pdb = _one(objects, "PodDisruptionBudget")
+        minimum = _one(objects, "HorizontalPodAutoscaler")["spec"]["minReplicas"]
+        assert pdb["spec"]["selector"] == deployment["spec"]["selector"], source
+        if "maxUnavailable" in pdb["spec"]:
+            allowed = int(pdb["spec"]["maxUnavailable"])
+        else:
+            allowed = minimum - int(pdb["spec"]["minAvailable"])
+        assert allowed >= 1, f"{source}: the PDB blocks every drain at {minimum} replicas"
+        if minimum >= 2:
+            assert allowed < minimum, f"{source}: the PDB lets every pod go at once"
+
+
+def test_probes_differ_and_hit_the_service_endpoints(project: Path) -> None:
+    """Startup, readiness (/readyz) and liveness (/healthz) probes exist and differ."""
+    for source, objects in _each_set(project):
+        container = _container(objects)
+        startup = container["startupProbe"]
+        readiness = container["readinessProbe"]
+        liveness = container["livenessProbe"]
+        assert readiness["httpGet"]["path"] == "/readyz", source
+        assert liveness["httpGet"]["path"] == "/healthz", source
+        assert readiness != liveness
+        assert startup not in (readiness, liveness)
+        # The startup probe must leave time to boot before liveness can kill the pod.
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 30
+
+
+def test_ports_agree_across_dockerfile_service_probes_and_network_policy(project: Path) -> None:
+    """One port everywhere: EXPOSE, CMD, containerPort, Service target, probes, policy."""
+    exposed = {
+        int(i.arguments)
+        for i in dockerfile_instructions(project / "Dockerfile")
+        if i.keyword == "EXPOSE"
+    }
+    assert exposed == {int(dockerfile_env(project / "Dockerfile")["PORT"])}
+    (port,) = exposed
+    for source, objects in _each_set(project):
+        container = _container(objects)
+        assert [p["containerPort"] for p in container["ports"]] == [port], source
+        service = _one(objects, "Service")
+        assert (
+            service["spec"]["selector"]
+            == _one(objects, "Deployment")["spec"]["selector"]["matchLabels"]
+        )
+        targets = {_resolve_port(p["targetPort"], container) for p in service["spec"]["ports"]}
+        assert targets == {port}
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert _resolve_port(container[probe]["httpGet"]["port"], container) == port
+        app_policy = _one(objects, "NetworkPolicy", _one(objects, "Deployment")["metadata"]["name"])
+        ingress_ports = {
+            _resolve_port(p["port"], container)
+            for rule in app_policy["spec"]["ingress"]
+            for p in rule["ports"]
+        }
+        assert ingress_ports == {port}
+        annotations = _one(objects, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+        assert int(annotations["prometheus.io/port"]) == port
+
+
+def test_user_matches_the_dockerfile_and_the_pod_is_restricted(project: Path) -> None:
+    """runAsUser/Group equal the Dockerfile's USER; the pod meets the restricted profile."""
+    user = [i for i in dockerfile_instructions(project / "Dockerfile") if i.keyword == "USER"]
+    uid, gid = (int(part) for part in user[-1].arguments.split(":"))
+    for source, objects in _each_set(project):
+        pod = _one(objects, "Deployment")["spec"]["template"]["spec"]
+        container = _container(objects)
+        for context in (pod["securityContext"], container["securityContext"]):
+            assert context["runAsUser"] == uid, source
+            assert context["runAsGroup"] == gid, source
+            assert context["runAsNonRoot"] is True
+            assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+        security = container["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["capabilities"] == {"drop": ["ALL"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]["name"]]
+        namespace = _one(objects, "Namespace")
+        labels = namespace["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        for obj in objects:
+            if obj["kind"] not in {"Namespace", *ARGO_KINDS}:
+                assert obj["metadata"]["namespace"] == namespace["metadata"]["name"], source
+
+
+def test_shutdown_outlasts_prestop_plus_the_uvicorn_timeout(project: Path) -> None:
+    """terminationGracePeriodSeconds > preStop pause + the service's graceful-shutdown timeout."""
+    shutdown = int(dockerfile_env(project / "Dockerfile")["SHUTDOWN_TIMEOUT_SECONDS"])
+    for source, objects in _each_set(project):
+        pod = _one(objects, "Deployment")["spec"]["template"]["spec"]
+        pre_stop = _container(objects)["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert pod["terminationGracePeriodSeconds"] > pre_stop + shutdown, source
+
+
+def test_identity_resources_and_placement(project: Path) -> None:
+    """Dedicated ServiceAccount without a token; requests <= limits; pods spread; pull policy."""
+    for source, objects in _each_set(project):
+        deployment = _one(objects, "Deployment")
+        pod = deployment["spec"]["template"]["spec"]
+        account = _one(objects, "ServiceAccount", pod["serviceAccountName"])
+        assert account["automountServiceAccountToken"] is False, source
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["serviceAccountName"] != "default"
+        container = _container(objects)
+        resources = container["resources"]
+        for resource in ("cpu", "memory", "ephemeral-storage"):
+            request = _quantity(resources["requests"][resource])
+            assert 0 < request <= _quantity(resources["limits"][resource]), (source, resource)
+        keys = {c["topologyKey"] for c in pod["topologySpreadConstraints"]}
+        assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+        assert container["imagePullPolicy"]
+
+
+def test_settings_come_from_config_and_secrets_from_files(project: Path) -> None:
+    """Env names are the service's settings; the Secret is referenced and mounted, never stored."""
+    slug = _answer(project, "project_slug")
+    for source, objects in _each_set(project):
+        assert not [o for o in objects if o["kind"] == "Secret"], source
+        container = _container(objects)
+        (config_ref,) = container["envFrom"]
+        config = _one(objects, "ConfigMap", config_ref["configMapRef"]["name"])
+        env = {e["name"]: e for e in container["env"]}
+        assert not [e for e in env.values() if "valueFrom" in e], "secrets must be files"
+        assert set(config["data"]) | set(env) <= SERVICE_SETTINGS, source
+        assert not set(config["data"]) & set(env), "a setting defined twice"
+        assert config["data"]["LLM_PROVIDER"] in {"auto", "fake", _answer(project, "llm_provider")}
+        pod = _one(objects, "Deployment")["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/run/secrets/app")
+        assert env["SECRETS_DIR"]["value"] == mount["mountPath"]
+        assert mount["readOnly"] is True
+        assert volumes[mount["name"]]["secret"]["secretName"] == f"{slug}-secrets"
+
+
+def test_network_policy_denies_by_default_and_allows_dns_and_https(project: Path) -> None:
+    """A default deny for the namespace; the app may reach DNS and HTTPS (and OTLP with otel)."""
+    for source, objects in _each_set(project):
+        policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+        deny = [p for p in policies if p["spec"]["podSelector"] == {}]
+        assert len(deny) == 1, source
+        assert deny[0]["spec"]["policyTypes"] == ["Ingress", "Egress"]
+        assert "ingress" not in deny[0]["spec"]
+        assert "egress" not in deny[0]["spec"]
+        app = _one(objects, "NetworkPolicy", _one(objects, "Deployment")["metadata"]["name"])
+        egress = {
+            (p["port"], p["protocol"]) for rule in app["spec"]["egress"] for p in rule["ports"]
+        }
+        expected = {(53, "UDP"), (53, "TCP"), (443, "TCP")}
+        if _answer(project, "otel"):
+            expected |= {(4317, "TCP"), (4318, "TCP")}
+        assert egress == expected
+
+
+def test_overlays_differ_where_environments_should(project: Path) -> None:
+    """Namespaces, image tags, replica bounds and resources differ between environments."""
+    if _answer(project, "kubernetes") != "kustomize":
+        pytest.skip("plain manifests have one environment")
+    sets = manifest_sets(project)
+    slug = _answer(project, "project_slug")
+    namespaces = {env: _one(sets[env], "Namespace")["metadata"]["name"] for env in ENVIRONMENTS}
+    assert namespaces == {env: f"{slug}-{env}" for env in ENVIRONMENTS}
+    bounds = [_one(sets[env], "HorizontalPodAutoscaler")["spec"] for env in ENVIRONMENTS]
+    minimums = [b["minReplicas"] for b in bounds]
+    assert minimums == sorted(minimums)
+    assert len(set(minimums)) == len(ENVIRONMENTS)
+    assert len({b["maxReplicas"] for b in bounds}) == len(ENVIRONMENTS)
+    images = {env: _container(sets[env])["image"] for env in ENVIRONMENTS}
+    assert images["dev"] != images["prod"]
+    assert all(image.split(":")[0] == slug for image in images.values())
+    resources = [json.dumps(_container(sets[env])["resources"]) for env in ENVIRONMENTS]
+    assert len(set(resources)) == len(ENVIRONMENTS)
+
+
+def _normalized(objects: list[Manifest]) -> dict[tuple[str, str], Manifest]:
+    """Objects keyed by kind and name, minus what kustomize adds (labels, name hashes)."""
+    added = {"app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"}
+    result: dict[tuple[str, str], Manifest] = {}
+    for original in objects:
+        obj = json.loads(json.dumps(original))
+        name = re.sub(r"-config-[a-z0-9]{10}$", "-config", obj["metadata"]["name"])
+        obj["metadata"]["name"] = name
+        for holder in (obj["metadata"], obj.get("spec", {}).get("template", {}).get("metadata")):
+            if holder and "labels" in holder:
+                holder["labels"] = {k: v for k, v in holder["labels"].items() if k not in added}
+                if not holder["labels"]:
+                    del holder["labels"]
+        if obj["kind"] == "Deployment":
+            for container in obj["spec"]["template"]["spec"]["containers"]:
+                for source in container.get("envFrom", []):
+                    ref = source["configMapRef"]
+                    ref["name"] = re.sub(r"-config-[a-z0-9]{10}$", "-config", ref["name"])
+        result[(obj["kind"], name)] = obj
+    return result
+
+
+@pytest.mark.parametrize(
+    "answers", [{}, *({"llm_provider": p, "otel": True} for p in question_choices("llm_provider"))],
+    ids=_ids,
+)  # fmt: skip
+def test_plain_manifests_match_the_kustomize_base(
+    rendered: Renderer, answers: dict[str, Any]
+) -> None:
+    """deploy/kubernetes holds the same objects as the kustomize base, so neither drifts."""
+    base = rendered({**answers, "kubernetes": "kustomize"}) / "deploy" / "kustomize" / "base"
+    manifests = manifest_sets(rendered({**answers, "kubernetes": "manifests"}))["manifests"]
+    assert _normalized(_kustomize(base)) == _normalized(manifests)
+
+
+def test_argocd_applications_point_at_what_builds(project: Path) -> None:
+    """Each Application's path exists and builds into its destination namespace and project."""
+    if _answer(project, "gitops") != "argocd":
+        pytest.skip("gitops is not argocd")
+    argocd = project / "deploy" / "argocd"
+    documents = [
+        d for f in sorted(argocd.glob("*.yaml")) for d in load_yaml_documents(f.read_text())
+    ]
+    assert {d["kind"] for d in documents} == ARGO_KINDS
+    assert all(d["apiVersion"] == "argoproj.io/v1alpha1" for d in documents)
+    project_spec = _one(documents, "AppProject")["spec"]
+    allowed_kinds = {
+        (r["group"], r["kind"])
+        for r in project_spec["clusterResourceWhitelist"]
+        + project_spec["namespaceResourceWhitelist"]
+    }
+    applications = [d for d in documents if d["kind"] == "Application"]
+    sets = manifest_sets(project)
+    assert len(applications) == len(sets)
+    for application in applications:
+        spec = application["spec"]
+        assert spec["project"] == _one(documents, "AppProject")["metadata"]["name"]
+        assert spec["source"]["repoURL"] in project_spec["sourceRepos"]
+        source_dir = project / spec["source"]["path"]
+        assert source_dir.is_dir(), spec["source"]["path"]
+        env = source_dir.name if source_dir.parent.name == "overlays" else "manifests"
+        objects = sets[env]
+        namespace = _one(objects, "Namespace")["metadata"]["name"]
+        assert spec["destination"]["namespace"] == namespace
+        assert {"server": spec["destination"]["server"], "namespace": namespace} in project_spec[
+            "destinations"
+        ]
+        for obj in objects:
+            group = obj["apiVersion"].rpartition("/")[0]
+            assert (group, obj["kind"]) in allowed_kinds, obj["kind"]
+        # Production is synced by a person, never on merge.
+        if env in {"prod", "manifests"}:
+            assert "automated" not in spec["syncPolicy"]

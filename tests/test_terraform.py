@@ -1,0 +1,586 @@
+"""The rendered Terraform for AWS ECS on Fargate: formatted, valid, tested offline, scanned."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hcl2.api import loads as parse_hcl
+
+from tests.helpers import (
+    REPO_ROOT,
+    REQUIRE_TOOLS_ENV,
+    TERRAFORM_MIRROR_ENV,
+    answer_combinations,
+    dockerfile_env,
+    questions,
+    render,
+    require_tool,
+    run,
+    terraform_cli_config,
+    terraform_mirror,
+)
+
+Renderer = Callable[[Mapping[str, Any]], Path]
+
+INFRA = Path("infra")
+TERRAFORM = INFRA / "terraform"
+MODULE = "modules/ecs-service"
+ENVIRONMENTS = ("dev", "prod")
+SUPPRESSIONS_DOC = REPO_ROOT / "docs" / "terraform-suppressions.md"
+
+# The contract between the container image, the service and its task definition. The
+# Dockerfile and the service's settings are checked against it too when they are rendered.
+CONTRACT_PORT = 8000
+CONTRACT_USER = "10001:10001"
+CONTRACT_READINESS_PATH = "/readyz"
+CONTRACT_LIVENESS_PATH = "/healthz"
+CONTRACT_GRACEFUL_SHUTDOWN_SECONDS = 20
+CONTRACT_SETTINGS = frozenset(
+    {
+        "LLM_PROVIDER",
+        "DEFAULT_MODEL",
+        "DAILY_TOKEN_BUDGET",
+        "DAILY_TOKEN_BUDGET_PER_KEY",
+        "PROVIDER_TIMEOUT_SECONDS",
+        "LOG_LEVEL",
+        "AWS_REGION",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    }
+)
+CONTRACT_SECRETS = frozenset({"API_KEYS", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"})
+FARGATE_SPOT_NOTICE_SECONDS = 120
+
+# One rendering per LLM provider (their secrets and IAM differ); otel alternates so both
+# of its values are formatted, validated and scanned.
+PROVIDER_ANSWERS = [
+    {**combo, "otel": index % 2 == 1}
+    for index, combo in enumerate(answer_combinations("llm_provider"))
+]
+
+
+def _answers_id(answers: Mapping[str, Any]) -> str:
+    return "-".join(f"{key}={value}" for key, value in answers.items()) or "defaults"
+
+
+def _hcl(path: Path) -> dict[str, Any]:
+    """Parse an HCL file (python-hcl2 wraps attribute values in one-element lists)."""
+    parsed: dict[str, Any] = parse_hcl(path.read_text(encoding="utf-8"))
+    return parsed
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def _blocks(parsed: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """Return the named blocks of one kind (variable, module, output) by name."""
+    return {name: body for block in parsed.get(kind, []) for name, body in block.items()}
+
+
+def _module_defaults(project: Path) -> dict[str, Any]:
+    variables = _blocks(_hcl(project / TERRAFORM / MODULE / "variables.tf"), "variable")
+    return {name: _first(body["default"]) for name, body in variables.items() if "default" in body}
+
+
+def _environment_call(project: Path, environment: str) -> dict[str, Any]:
+    parsed = _hcl(project / TERRAFORM / "environments" / environment / "main.tf")
+    call = _blocks(parsed, "module")["service"]
+    return {name: _first(value) for name, value in call.items()}
+
+
+def _effective(project: Path, environment: str) -> dict[str, Any]:
+    """Return the module inputs of an environment: its arguments over the module defaults."""
+    return {**_module_defaults(project), **_environment_call(project, environment)}
+
+
+def _answers(project: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(
+        (project / ".copier-answers.yml").read_text(encoding="utf-8")
+    )
+    return loaded
+
+
+def _text_files(root: Path) -> list[Path]:
+    files = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and ".git" not in path.parts:
+            try:
+                path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue
+            files.append(path)
+    return files
+
+
+@pytest.fixture(scope="session")
+def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for offline Terraform: own CLI config, the mirror, one plugin cache."""
+    require_tool("terraform")
+    mirror = terraform_mirror()
+    if mirror is None:
+        message = f"no Terraform provider mirror with hashicorp/aws (set {TERRAFORM_MIRROR_ENV})"
+        if os.environ.get(REQUIRE_TOOLS_ENV) == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    home = tmp_path_factory.mktemp("terraform")
+    cache = home / "plugin-cache"
+    cache.mkdir()
+    return {
+        "TF_CLI_CONFIG_FILE": str(terraform_cli_config(home / "terraformrc", mirror)),
+        "TF_PLUGIN_CACHE_DIR": str(cache),
+        "TF_IN_AUTOMATION": "1",
+        "TF_INPUT": "0",
+        "CHECKPOINT_DISABLE": "1",
+    }
+
+
+def _terraform_copy(project: Path, tmp_path: Path) -> Path:
+    """Copy infra/terraform out of the shared rendering: init writes .terraform into it."""
+    copy = tmp_path / "terraform"
+    shutil.copytree(project / TERRAFORM, copy)
+    return copy
+
+
+# --- questions ------------------------------------------------------------------------
+
+
+def test_aws_questions_are_declared_with_help() -> None:
+    declared = questions()
+    assert declared["aws_ecs"]["type"] == "bool"
+    assert declared["aws_region"]["when"] == "{{ aws_ecs }}"
+    assert all(declared[name]["help"].strip() for name in ("aws_ecs", "aws_region"))
+
+
+def test_infra_follows_the_aws_ecs_default(rendered: Renderer) -> None:
+    assert (rendered({}) / TERRAFORM).is_dir() is questions()["aws_ecs"]["default"]
+
+
+@pytest.mark.parametrize("region", ["us-east", "US-EAST-1", "useast1", "us-east-1a"])
+def test_invalid_aws_region_is_refused(region: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="aws_region"):
+        render(tmp_path / "service", {"aws_region": region})
+
+
+def test_aws_region_answer_reaches_backend_provider_and_examples(rendered: Renderer) -> None:
+    region = "eu-central-1"
+    assert region != questions()["aws_region"]["default"]
+    project = rendered({"aws_region": region})
+    for environment in ENVIRONMENTS:
+        root = project / TERRAFORM / "environments" / environment
+        backend = _first(_hcl(root / "main.tf")["terraform"][0]["backend"])["s3"]
+        variables = _blocks(_hcl(root / "variables.tf"), "variable")
+        assert _first(backend["region"]) == region
+        assert _first(variables["aws_region"]["default"]) == region
+        assert f":{region}:" in (root / "example.tfvars").read_text(encoding="utf-8")
+
+
+# --- aws_ecs=false --------------------------------------------------------------------
+
+
+def test_without_aws_ecs_nothing_refers_to_infra(rendered: Renderer) -> None:
+    project = rendered({"aws_ecs": False})
+    assert not (project / INFRA).exists()
+    mentions = [
+        str(path.relative_to(project))
+        for path in _text_files(project)
+        if path.name != ".copier-answers.yml"
+        and re.search(r"infra/|terraform|\.tf\b", path.read_text(encoding="utf-8"), re.I)
+    ]
+    assert mentions == []
+
+
+# --- the files, statically --------------------------------------------------------------
+
+
+def test_layout(rendered: Renderer) -> None:
+    terraform = rendered({}) / TERRAFORM
+    for root in (MODULE, *(f"environments/{env}" for env in ENVIRONMENTS)):
+        names = {path.name for path in (terraform / root).iterdir()}
+        # tflint's terraform_standard_module_structure
+        assert {"main.tf", "variables.tf", "outputs.tf"} <= names, root
+        assert list((terraform / root / "tests").glob("*.tftest.hcl")), root
+    assert (terraform / ".tflint.hcl").is_file()
+    assert not list(terraform.rglob("*.jinja"))
+
+
+def test_versions_are_pinned_alike(rendered: Renderer) -> None:
+    terraform = rendered({}) / TERRAFORM
+    blocks = [_hcl(terraform / MODULE / "versions.tf")["terraform"][0]] + [
+        _hcl(terraform / "environments" / env / "main.tf")["terraform"][0] for env in ENVIRONMENTS
+    ]
+    constraints = set()
+    for block in blocks:
+        assert _first(block["required_version"]).startswith(">=")
+        aws = _first(_first(block["required_providers"])["aws"])
+        assert aws["source"] == "hashicorp/aws"
+        constraints.add(aws["version"])
+    assert len(constraints) == 1
+    assert re.fullmatch(r"~> \d+\.\d+", constraints.pop())
+
+
+def test_environments_use_an_encrypted_locked_s3_backend(rendered: Renderer) -> None:
+    terraform = rendered({}) / TERRAFORM
+    keys = set()
+    for environment in ENVIRONMENTS:
+        block = _hcl(terraform / "environments" / environment / "main.tf")["terraform"][0]
+        backend = _first(block["backend"])["s3"]
+        assert _first(backend["encrypt"]) is True
+        assert _first(backend["use_lockfile"]) is True
+        assert _first(backend["kms_key_id"])
+        keys.add(_first(backend["key"]))
+    assert len(keys) == len(ENVIRONMENTS)
+
+
+def test_prod_is_stricter_than_dev(rendered: Renderer) -> None:
+    project = rendered({})
+    dev, prod = (_effective(project, env) for env in ENVIRONMENTS)
+    assert prod["min_tasks"] >= 2
+    assert prod["deletion_protection"] is True
+    assert dev["deletion_protection"] is False
+    assert prod["log_retention_days"] > dev["log_retention_days"]
+    assert prod["min_tasks"] > dev["min_tasks"]
+    # prod keeps its minimum on on-demand capacity; Spot only adds to it.
+    assert prod["capacity_split"]["fargate_base"] >= prod["min_tasks"]
+
+
+def test_example_tfvars_cover_the_required_variables_and_hold_no_secrets(
+    rendered: Renderer,
+) -> None:
+    project = rendered({})
+    for environment in ENVIRONMENTS:
+        root = project / TERRAFORM / "environments" / environment
+        declared = _blocks(_hcl(root / "variables.tf"), "variable")
+        values = {name: _first(value) for name, value in _hcl(root / "example.tfvars").items()}
+        assert set(values) <= set(declared)
+        assert {name for name, body in declared.items() if "default" not in body} <= set(values)
+        assert not [name for name in values if re.search(r"secret|password|token|key", name)]
+        assert not re.search(r"\bsk-", json.dumps(values))
+
+
+def test_image_is_never_latest(rendered: Renderer) -> None:
+    terraform = rendered({}) / TERRAFORM
+    for path in terraform.rglob("*.tf*"):
+        assert not re.search(r":latest\b", path.read_text(encoding="utf-8")), path
+
+
+def test_tflint_pins_the_aws_ruleset_and_enables_terraform_rules(rendered: Renderer) -> None:
+    config = _hcl(rendered({}) / TERRAFORM / ".tflint.hcl")
+    plugins = _blocks(config, "plugin")
+    aws = {name: _first(value) for name, value in plugins["aws"].items()}
+    assert aws["enabled"] is True
+    assert aws["source"] == "github.com/terraform-linters/tflint-ruleset-aws"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", aws["version"])
+    terraform = {name: _first(value) for name, value in plugins["terraform"].items()}
+    assert terraform["enabled"] is True
+    assert terraform["preset"] == "all"
+    assert _first(_first(config["config"])["call_module_type"]) == "local"
+
+
+# --- consistency with the container and the service -------------------------------------
+
+
+def _dockerfile_facts(project: Path) -> dict[str, Any] | None:
+    """Port, user, health check and shutdown timeout as the rendered Dockerfile has them."""
+    dockerfile = project / "Dockerfile"
+    if not dockerfile.exists():
+        return None
+    text = re.sub(r"\\\n", " ", dockerfile.read_text(encoding="utf-8"))
+    runtime = text.rsplit("\nFROM ", 1)[-1]
+    facts: dict[str, Any] = {
+        "ports": {int(p) for p in re.findall(r"^EXPOSE\s+(\d+)", runtime, re.M)},
+        "user": re.findall(r"^USER\s+(\S+)", runtime, re.M)[-1],
+        "healthcheck": re.findall(r"^HEALTHCHECK\s+(.+)$", runtime, re.M)[-1],
+        "cmd": re.findall(r"^CMD\s+(.+)$", runtime, re.M)[-1],
+    }
+    env = dockerfile_env(dockerfile)
+    facts["cmd_port"] = int(env["PORT"]) if "PORT" in env else None
+    facts["graceful_shutdown"] = (
+        int(env["SHUTDOWN_TIMEOUT_SECONDS"]) if "SHUTDOWN_TIMEOUT_SECONDS" in env else None
+    )
+    title = re.search(r'org\.opencontainers\.image\.title="([^"]+)"', text)
+    facts["image_title"] = title.group(1) if title else None
+    return facts
+
+
+def _service_settings(project: Path) -> set[str] | None:
+    """Environment variable names the rendered service's Settings class reads."""
+    configs = list((project / "src").glob("*/config.py"))
+    if not configs:
+        return None
+    body = configs[0].read_text(encoding="utf-8").split("class Settings", 1)[1]
+    return {name.upper() for name in re.findall(r"^    ([a-z_][a-z0-9_]*):", body, re.M)}
+
+
+def _service_routes(project: Path) -> set[str] | None:
+    modules = list((project / "src").glob("*/api/routes/*.py"))
+    if not modules:
+        return None
+    text = "\n".join(path.read_text(encoding="utf-8") for path in modules)
+    return set(re.findall(r'@router\.get\("([^"]+)"', text))
+
+
+@pytest.mark.parametrize("answers", PROVIDER_ANSWERS, ids=_answers_id)
+def test_task_definition_matches_container_and_service(
+    rendered: Renderer, answers: Mapping[str, Any]
+) -> None:
+    project = rendered(answers)
+    slug = _answers(project)["project_slug"]
+    for environment in ENVIRONMENTS:
+        task = _effective(project, environment)
+        assert task["image_name"] == slug
+        assert task["container_port"] == CONTRACT_PORT
+        assert task["container_user"] == CONTRACT_USER
+        assert task["health_check_path"] == CONTRACT_READINESS_PATH
+        assert task["liveness_path"] == CONTRACT_LIVENESS_PATH
+        assert task["stop_timeout"] > CONTRACT_GRACEFUL_SHUTDOWN_SECONDS
+        assert task["stop_timeout"] + task["deregistration_delay"] <= FARGATE_SPOT_NOTICE_SECONDS
+        assert task["deregistration_delay"] >= CONTRACT_GRACEFUL_SHUTDOWN_SECONDS
+        environment_names = set(task["environment"])
+        assert environment_names <= CONTRACT_SETTINGS
+        assert set(task["secret_names"]) <= CONTRACT_SECRETS
+        assert not environment_names & set(task["secret_names"])
+
+        docker = _dockerfile_facts(project)
+        if docker is not None:
+            assert docker["ports"] == {task["container_port"]}
+            assert docker["cmd_port"] == task["container_port"]
+            assert docker["user"] == task["container_user"]
+            assert task["liveness_path"] in docker["healthcheck"]
+            assert docker["image_title"] == task["image_name"]
+            if docker["graceful_shutdown"] is not None:
+                assert task["stop_timeout"] > docker["graceful_shutdown"]
+
+        settings = _service_settings(project)
+        if settings is not None:
+            names = (environment_names | set(task["secret_names"])) - {"AWS_REGION"}
+            assert names <= settings, names - settings
+
+        routes = _service_routes(project)
+        if routes is not None:
+            assert {task["health_check_path"], task["liveness_path"]} <= routes
+
+
+def test_provider_timeout_stays_below_the_idle_timeout(rendered: Renderer) -> None:
+    project = rendered({})
+    for environment in ENVIRONMENTS:
+        root = project / TERRAFORM / "environments" / environment
+        variables = _blocks(_hcl(root / "variables.tf"), "variable")
+        timeout = _first(variables["provider_timeout_seconds"]["default"])
+        assert timeout < _effective(project, environment)["idle_timeout"]
+
+
+# --- scanner suppressions ---------------------------------------------------------------
+
+_SUPPRESSION = re.compile(
+    r"#\s*(?:checkov:skip=(?P<checkov>[A-Z0-9_]+):?(?P<checkov_reason>.*)"
+    r"|trivy:ignore:(?P<trivy>[A-Z0-9-]+)(?P<trivy_reason>.*))"
+)
+
+
+def _suppressions(terraform: Path) -> list[tuple[str, str, str]]:
+    """Return (rule id, file, reason) of every inline scanner suppression."""
+    found = []
+    for path in sorted(terraform.rglob("*.tf")):
+        for match in _SUPPRESSION.finditer(path.read_text(encoding="utf-8")):
+            rule = match["checkov"] or match["trivy"]
+            reason = (match["checkov_reason"] or match["trivy_reason"] or "").strip(" -")
+            found.append((rule, str(path.relative_to(terraform)), reason))
+    return found
+
+
+def test_suppressions_are_inline_reasoned_and_documented(rendered: Renderer) -> None:
+    terraform = rendered({}) / TERRAFORM
+    assert not list(terraform.rglob(".checkov.y*ml"))
+    assert not list(terraform.rglob(".trivyignore*"))
+    suppressions = _suppressions(terraform)
+    assert suppressions
+    documented = SUPPRESSIONS_DOC.read_text(encoding="utf-8")
+    rows = {
+        (cells[1].strip("` "), cells[2].strip("` "))
+        for line in documented.splitlines()
+        if line.startswith("|") and len(cells := line.split("|")) > 4
+    }
+    for rule, path, reason in suppressions:
+        assert len(reason) >= 20, f"{rule} in {path} needs a reason"
+        assert (rule, path) in rows, f"{rule} in {path} is not listed in {SUPPRESSIONS_DOC.name}"
+    listed = {(rule, path) for rule, path, _ in suppressions}
+    stale = {row for row in rows if re.fullmatch(r"(CKV2?_AWS_\d+|AVD-AWS-\d+)", row[0])} - listed
+    assert not stale, f"{SUPPRESSIONS_DOC.name} lists suppressions the code no longer has"
+
+
+# --- terraform --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answers", PROVIDER_ANSWERS, ids=_answers_id)
+def test_terraform_fmt(rendered: Renderer, answers: Mapping[str, Any]) -> None:
+    terraform = require_tool("terraform")
+    # fmt needs no providers; an empty CLI config keeps a missing ~/.terraformrc quiet.
+    run(
+        [terraform, "fmt", "-check", "-recursive", "-diff"],
+        cwd=rendered(answers) / TERRAFORM,
+        env={"TF_CLI_CONFIG_FILE": os.devnull},
+    )
+
+
+@pytest.mark.slow
+def test_module_validates_and_passes_its_tests(
+    rendered: Renderer, terraform_env: dict[str, str], tmp_path: Path
+) -> None:
+    terraform = require_tool("terraform")
+    module = _terraform_copy(rendered({}), tmp_path) / MODULE
+    run([terraform, "init", "-backend=false", "-input=false"], cwd=module, env=terraform_env)
+    run([terraform, "validate", "-no-color"], cwd=module, env=terraform_env)
+    result = run([terraform, "test", "-no-color"], cwd=module, env=terraform_env)
+    assert re.search(r"Success! [1-9]\d* passed, 0 failed", result.stdout), result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize("answers", PROVIDER_ANSWERS, ids=_answers_id)
+def test_environment_validates_and_passes_its_tests(
+    rendered: Renderer,
+    answers: Mapping[str, Any],
+    environment: str,
+    terraform_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    terraform = require_tool("terraform")
+    root = _terraform_copy(rendered(answers), tmp_path) / "environments" / environment
+    run([terraform, "init", "-backend=false", "-input=false"], cwd=root, env=terraform_env)
+    run([terraform, "validate", "-no-color"], cwd=root, env=terraform_env)
+    result = run(
+        [terraform, "test", "-no-color", "-var-file=example.tfvars"], cwd=root, env=terraform_env
+    )
+    assert re.search(r"Success! [1-9]\d* passed, 0 failed", result.stdout), result.stdout
+
+
+# --- scanners ---------------------------------------------------------------------------
+# checkov takes seconds to start, so each scanner runs once over a tree holding every
+# rendered combination plus, under UNSUPPRESSED, the defaults with all suppressions
+# removed (to prove that each suppression still hides a real finding).
+
+UNSUPPRESSED = "unsuppressed"
+
+
+def _strip_suppressions(terraform: Path) -> None:
+    for path in terraform.rglob("*.tf"):
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = "".join(line for line in lines if not _SUPPRESSION.search(line))
+        path.write_text(kept, encoding="utf-8")
+
+
+def _scan_tree(rendered: Renderer, root: Path) -> dict[str, Path]:
+    """Copy infra/terraform of every combination (and an unsuppressed one) under root."""
+    tree = {_answers_id(answers): rendered(answers) / TERRAFORM for answers in PROVIDER_ANSWERS}
+    for name, terraform in tree.items():
+        shutil.copytree(terraform, root / name)
+    shutil.copytree(rendered({}) / TERRAFORM, root / UNSUPPRESSED)
+    _strip_suppressions(root / UNSUPPRESSED)
+    return tree
+
+
+def _run_scanner(args: list[str | Path], *, cwd: Path, env: Mapping[str, str]) -> Any:
+    """Run a scanner with JSON output; exit 1 means findings, anything else is an error."""
+    result = subprocess.run(
+        [str(arg) for arg in args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode in (0, 1), f"{args[0]} failed:\n{result.stderr[-4000:]}"
+    return json.loads(result.stdout)
+
+
+def _by_tree(findings: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """Group (rule, path relative to the scan root) findings by the scan tree's top folder."""
+    grouped: dict[str, set[str]] = {}
+    for rule, path in findings:
+        top = path.lstrip("/").split("/", 1)[0]
+        grouped.setdefault(top, set()).add(f"{rule} {path}")
+    return grouped
+
+
+@pytest.mark.slow
+def test_checkov_finds_nothing_and_every_skip_is_needed(
+    rendered: Renderer, terraform_env: dict[str, str], tmp_path: Path
+) -> None:
+    checkov = require_tool("checkov")
+    tree = _scan_tree(rendered, tmp_path)
+    report = _run_scanner(
+        [
+            checkov,
+            "--directory",
+            ".",
+            "--framework",
+            "terraform",
+            "--skip-download",
+            "--output",
+            "json",
+            "--compact",
+        ],
+        cwd=tmp_path,
+        env=terraform_env,
+    )
+    results = report["results"]
+    failed = _by_tree([(c["check_id"], c["file_path"]) for c in results["failed_checks"]])
+    skipped = _by_tree([(c["check_id"], c["file_path"]) for c in results["skipped_checks"]])
+    for name, terraform in tree.items():
+        assert failed.get(name, set()) == set(), name
+        inline = {rule for rule, _, _ in _suppressions(terraform)}
+        assert {entry.split()[0] for entry in skipped.get(name, set())} <= inline, name
+    suppressed = {rule for rule, _, _ in _suppressions(rendered({}) / TERRAFORM)}
+    still_found = {entry.split()[0] for entry in failed.get(UNSUPPRESSED, set())}
+    unneeded = {rule for rule in suppressed if rule.startswith("CKV")} - still_found
+    assert unneeded == set(), "these checkov skips no longer hide a failed check"
+
+
+@pytest.mark.slow
+def test_trivy_config_finds_nothing_and_every_ignore_is_needed(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    trivy = require_tool("trivy")
+    scan_root = tmp_path / "scan"
+    tree = _scan_tree(rendered, scan_root)
+    report = _run_scanner(
+        [
+            trivy,
+            "config",
+            "--skip-check-update",
+            "--skip-version-check",
+            "--quiet",
+            "--cache-dir",
+            tmp_path / "trivy-cache",
+            "--format",
+            "json",
+            "--exit-code",
+            "1",
+            ".",
+        ],
+        cwd=scan_root,
+        env={},
+    )
+    findings = _by_tree(
+        [
+            ("AVD-" + item["ID"].removeprefix("AVD-"), result["Target"])
+            for result in report.get("Results", [])
+            for item in result.get("Misconfigurations") or []
+        ]
+    )
+    for name in tree:
+        assert findings.get(name, set()) == set(), name
+    suppressed = {rule for rule, _, _ in _suppressions(rendered({}) / TERRAFORM)}
+    still_found = {entry.split()[0] for entry in findings.get(UNSUPPRESSED, set())}
+    unneeded = {rule for rule in suppressed if rule.startswith("AVD")} - still_found
+    assert unneeded == set(), "these Trivy ignores no longer hide a finding"

@@ -1,0 +1,310 @@
+"""``goldpath update`` and ``goldpath check`` on a throwaway template with two releases.
+
+v1.0.0 is this repository's template as it is; v1.1.0 adds scripted changes: a changed
+line in the service, a new file, a removed file, a file renamed by a migration, and a
+dependency in pyproject.toml. A project generated at v1.0.0, committed and edited as a
+team would, is updated to v1.1.0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from goldpath.cli import EXIT_BEHIND, EXIT_CONFLICTS, app
+from goldpath.commands.new import create_project
+from tests.helpers import REPO_ROOT, require_tool, run
+
+pytestmark = pytest.mark.slow
+
+PACKAGE = "my_genai_service"
+HEALTH = f"src/{PACKAGE}/api/routes/health.py"
+OLD_DOCSTRING = '    """Liveness: the process serves requests."""'
+NEW_DOCSTRING = '    """Liveness: the process is up; no dependency is checked."""'
+MIGRATION = """
+_migrations:
+  - version: v1.1.0
+    when: "{{ _stage == 'before' }}"
+    command: "test ! -f .env.example || git mv .env.example .env.sample"
+"""
+runner = CliRunner()
+
+
+def git(repo: Path, *args: str) -> str:
+    return run(["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args], cwd=repo).stdout
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--no-verify", "-m", message)
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def answers_of(project: Path) -> dict[str, object]:
+    loaded: dict[str, object] = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    return loaded
+
+
+def _release_v1_1(template: Path) -> None:
+    """Apply the scripted template changes of the second release."""
+    tpl = template / "template"
+    health = tpl / "src" / "{{package_name}}" / "api" / "routes" / "health.py"
+    health.write_text(health.read_text().replace(OLD_DOCSTRING, NEW_DOCSTRING))
+    (tpl / "docs").mkdir()
+    (tpl / "docs" / "runbook.md").write_text("# Runbook\n\nPage the owner when /readyz fails.\n")
+    (tpl / "src" / "{{package_name}}" / "py.typed").unlink()
+    (tpl / ".env.example").rename(tpl / ".env.sample")
+    pyproject = tpl / "pyproject.toml.jinja"
+    text = pyproject.read_text()
+    pyproject.write_text(
+        text.replace('  "fastapi>=0.115",', '  "cachetools>=5.5",\n  "fastapi>=0.115",')
+    )
+    config = template / "copier.yml"
+    config.write_text(config.read_text() + MIGRATION)
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository with the template tagged v1.0.0 and v1.1.0."""
+    repo = tmp_path_factory.mktemp("template") / "goldpath-template"
+    repo.mkdir()
+    shutil.copy2(REPO_ROOT / "copier.yml", repo / "copier.yml")
+    shutil.copytree(REPO_ROOT / "template", repo / "template")
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    commit_all(repo, "template v1.0.0")
+    git(repo, "tag", "v1.0.0")
+    _release_v1_1(repo)
+    commit_all(repo, "template v1.1.0")
+    git(repo, "tag", "v1.1.0")
+    return repo
+
+
+@pytest.fixture(scope="session")
+def base_project(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project generated at v1.0.0 with goldpath, locked and committed."""
+    require_tool("uv")
+    dest = tmp_path_factory.mktemp("base") / "service"
+    create_project(dest=dest, template=str(template_repo), vcs_ref="v1.0.0", defaults=True)
+    return dest
+
+
+@pytest.fixture
+def project(base_project: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the v1.0.0 project for one scenario."""
+    copy = tmp_path / "service"
+    shutil.copytree(base_project, copy, symlinks=True)
+    return copy
+
+
+def test_template_changes_arrive_and_unrelated_edits_survive(project: Path) -> None:
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "\n## Team notes\n\nOn call: #genai-oncall\n")
+    commit_all(project, "team notes")
+    code, out, err = invoke("update", str(project), "--trust")
+    assert code == 0, err
+    assert "from v1.0.0 to v1.1.0" in out
+    assert "On call: #genai-oncall" in readme.read_text()
+    assert NEW_DOCSTRING in (project / HEALTH).read_text()
+    assert (project / "docs" / "runbook.md").is_file()
+    assert not (project / "src" / PACKAGE / "py.typed").exists()
+    assert answers_of(project)["_commit"] == "v1.1.0"
+
+
+def test_colliding_edit_is_a_conflict_named_in_the_output(project: Path) -> None:
+    health = project / HEALTH
+    health.write_text(health.read_text().replace(OLD_DOCSTRING, '    """Liveness, our way."""'))
+    commit_all(project, "our docstring")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert code == EXIT_CONFLICTS
+    assert HEALTH in err
+    text = health.read_text()
+    assert "<<<<<<<" in text
+    assert "Liveness, our way." in text
+    assert "no dependency is checked" in text
+
+
+def test_file_the_team_deleted_stays_deleted(project: Path) -> None:
+    git(project, "rm", "--quiet", "tests/test_logging.py")
+    commit_all(project, "we do not test logs")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert code == 0, err
+    assert not (project / "tests" / "test_logging.py").exists()
+
+
+def test_file_the_team_added_is_untouched(project: Path) -> None:
+    notes = project / "notes" / "decisions.md"
+    notes.parent.mkdir()
+    notes.write_text("# Decisions\n\n1. We use the fake provider in staging.\n")
+    commit_all(project, "decisions")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert code == 0, err
+    assert notes.read_text() == "# Decisions\n\n1. We use the fake provider in staging.\n"
+
+
+def test_team_dependency_survives_and_lock_is_regenerated(project: Path) -> None:
+    uv = require_tool("uv")
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    last_dependency = text.index("]", text.index("dependencies = ["))
+    pyproject.write_text(text[:last_dependency] + '  "tenacity>=9",\n' + text[last_dependency:])
+    run([uv, "lock", "--quiet"], cwd=project)
+    commit_all(project, "add tenacity")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert code == 0, err
+    dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    assert "tenacity>=9" in dependencies
+    assert "cachetools>=5.5" in dependencies
+    run([uv, "lock", "--check"], cwd=project)
+    lock = (project / "uv.lock").read_text()
+    assert 'name = "tenacity"' in lock
+    assert 'name = "cachetools"' in lock
+    assert "<<<<<<<" not in lock
+
+
+def test_migration_renames_a_file_the_team_did_not_edit(project: Path) -> None:
+    original = (project / ".env.example").read_text()
+    code, _, err = invoke("update", str(project), "--trust")
+    assert code == 0, err
+    assert not (project / ".env.example").exists()
+    assert (project / ".env.sample").read_text() == original
+
+
+def test_migration_carries_the_teams_edits_to_the_new_name(project: Path) -> None:
+    """The edit moves with the file; copier cannot tell it from the template's version,
+    so the file is shown as a conflict for the team to confirm, never silently lost."""
+    env_example = project / ".env.example"
+    env_example.write_text(env_example.read_text() + "TEAM_SETTING=1\n")
+    commit_all(project, "team setting")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert code == EXIT_CONFLICTS
+    assert ".env.sample" in err
+    assert not env_example.exists()
+    assert "TEAM_SETTING=1" in (project / ".env.sample").read_text()
+
+
+def test_data_turns_an_answer_on_and_off(project: Path) -> None:
+    code, _, err = invoke("update", str(project), "--trust", "--data", "otel=true")
+    assert code == 0, err
+    assert "opentelemetry-sdk" in (project / "pyproject.toml").read_text()
+    assert (
+        "from opentelemetry import trace"
+        in (project / "src" / PACKAGE / "telemetry.py").read_text()
+    )
+    commit_all(project, "tracing on")
+    code, _, err = invoke("update", str(project), "--trust", "--data", "otel=false")
+    assert code == 0, err
+    assert "opentelemetry" not in (project / "pyproject.toml").read_text()
+    assert "opentelemetry-sdk" not in (project / "uv.lock").read_text()
+
+
+def test_dirty_tree_is_refused_and_left_alone(project: Path) -> None:
+    readme = project / "README.md"
+    readme.write_text("work in progress\n")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert code == 1
+    assert "has uncommitted changes; commit or stash them first" in err
+    assert readme.read_text() == "work in progress\n"
+    assert answers_of(project)["_commit"] == "v1.0.0"
+
+
+def test_failure_midway_puts_the_tree_back(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = project.parent / "bin"
+    bin_dir.mkdir()
+    fake_uv = bin_dir / "uv"
+    fake_uv.write_text("#!/bin/sh\necho 'no network' >&2\nexit 2\n")
+    fake_uv.chmod(fake_uv.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    head = git(project, "rev-parse", "HEAD")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert code == 1
+    assert "uv lock failed: no network" in err
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "rev-parse", "HEAD") == head
+    assert answers_of(project)["_commit"] == "v1.0.0"
+
+
+def test_dry_run_shows_the_diff_and_touches_nothing(project: Path) -> None:
+    code, out, err = invoke("update", str(project), "--trust", "--dry-run")
+    assert code == 0, err
+    assert "docs/runbook.md" in out
+    assert "+_commit: v1.1.0" in out
+    assert "Would update" in out
+    assert git(project, "status", "--porcelain") == ""
+    assert answers_of(project)["_commit"] == "v1.0.0"
+
+
+def test_check_reports_behind_then_current(project: Path) -> None:
+    code, out, _ = invoke("check", str(project), "--json")
+    assert code == EXIT_BEHIND
+    report = json.loads(out)
+    assert report["current"] == "v1.0.0"
+    assert report["latest"] == "v1.1.0"
+    assert report["behind"] is True
+    assert invoke("update", str(project), "--trust")[0] == 0
+    commit_all(project, "update to v1.1.0")
+    code, out, _ = invoke("check", str(project))
+    assert code == 0
+    assert "current" in out
+    code, out, _ = invoke("update", str(project), "--trust")
+    assert code == 0
+    assert "is up to date" in out
+
+
+def test_plain_copier_update_works_on_the_same_repository(project: Path) -> None:
+    copier = require_tool("copier")
+    run([copier, "update", "--trust", "--defaults", "--vcs-ref", "v1.1.0"], cwd=project)
+    assert answers_of(project)["_commit"] == "v1.1.0"
+    assert (project / "docs" / "runbook.md").is_file()
+
+
+def test_not_a_generated_repository(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    code, _, err = invoke("update", str(tmp_path / "plain"))
+    assert code == 1
+    assert "is not a generated repository (no .copier-answers.yml)" in err
+
+
+def test_answers_file_edited_into_an_invalid_state(project: Path) -> None:
+    answers = project / ".copier-answers.yml"
+    lines = answers.read_text().splitlines()
+    answers.write_text("\n".join(line for line in lines if "_commit" not in line))
+    commit_all(project, "oops")
+    head = git(project, "rev-parse", "HEAD")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert code == 1
+    assert "has no _commit: it was edited into an invalid state" in err
+    assert git(project, "rev-parse", "HEAD") == head
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_unreachable_template_source(project: Path) -> None:
+    answers = project / ".copier-answers.yml"
+    data = yaml.safe_load(answers.read_text())
+    data["_src_path"] = str(project.parent / "moved-away")
+    answers.write_text(yaml.safe_dump(data))
+    commit_all(project, "template moved")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert code == 1
+    assert "reading the tags of template" in err
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_vcs_ref_older_than_current_is_refused(project: Path) -> None:
+    assert invoke("update", str(project), "--trust")[0] == 0
+    commit_all(project, "update to v1.1.0")
+    code, _, err = invoke("update", str(project), "--trust", "--vcs-ref", "v1.0.0")
+    assert code == 1
+    assert "--vcs-ref v1.0.0 is older than the current template version v1.1.0" in err
+    assert git(project, "status", "--porcelain") == ""
