@@ -21,7 +21,11 @@ def set_kustomize_image(text: str, name: str, repository: str, digest: str) -> s
     """Point the ``images`` entry for ``name`` at ``repository@digest`` (newTag dropped)."""
     lines = text.splitlines(keepends=True)
     start = next(
-        (i for i, line in enumerate(lines) if re.fullmatch(rf"\s*- name: {re.escape(name)}\s*", line)),
+        (
+            i
+            for i, line in enumerate(lines)
+            if re.fullmatch(rf"\s*- name: {re.escape(name)}\s*", line)
+        ),
         None,
     )
     if start is None:
