@@ -238,7 +238,8 @@ def dockerfile_env(path: Path) -> dict[str, str]:
                 env[key] = value
     return env
 
-# --- the generated project's own checks: test_generated runs them, ci.yml asks for them ------
+
+# --- the generated project's own checks: test_generated runs them, ci.yml asks for them --
 
 __all__ += ["PROJECT_CHECKS"]
 

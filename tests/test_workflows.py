@@ -157,6 +157,10 @@ def test_a_workflow_is_rendered_exactly_when_its_artifact_is(project: Path) -> N
     expected |= {"k8s.yml"} if kubernetes != "none" else set()
     expected |= {"deploy.yml"} if ecs or kubernetes != "none" else set()
     assert set(_workflows(project)) == expected
+    for path in (project / ".github").rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            assert not re.search(r"(?<!\$)\{\{|\{%|\{#", text), f"Jinja left in {path.name}"
     assert (project / "Dockerfile").is_file()
     assert (project / "infra" / "terraform").is_dir() == ecs
     assert (project / "deploy").is_dir() == (kubernetes != "none")
