@@ -21,30 +21,21 @@ from typer.testing import CliRunner
 
 from goldpath.cli import EXIT_BEHIND, EXIT_CONFLICTS, app
 from goldpath.commands.new import create_project
-from tests.helpers import REPO_ROOT, require_tool, run
+from tests.helpers import (
+    NEW_DOCSTRING,
+    OLD_DOCSTRING,
+    PACKAGE,
+    commit_all,
+    git,
+    require_tool,
+    run,
+    two_release_template,
+)
 
 pytestmark = pytest.mark.slow
 
-PACKAGE = "my_genai_service"
 HEALTH = f"src/{PACKAGE}/api/routes/health.py"
-OLD_DOCSTRING = '    """Liveness: the process serves requests."""'
-NEW_DOCSTRING = '    """Liveness: the process is up; no dependency is checked."""'
-MIGRATION = """
-_migrations:
-  - version: v1.1.0
-    when: "{{ _stage == 'before' }}"
-    command: "test ! -f .env.example || git mv .env.example .env.sample"
-"""
 runner = CliRunner()
-
-
-def git(repo: Path, *args: str) -> str:
-    return run(["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args], cwd=repo).stdout
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "--no-verify", "-m", message)
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -57,38 +48,10 @@ def answers_of(project: Path) -> dict[str, object]:
     return loaded
 
 
-def _release_v1_1(template: Path) -> None:
-    """Apply the scripted template changes of the second release."""
-    tpl = template / "template"
-    health = tpl / "src" / "{{package_name}}" / "api" / "routes" / "health.py"
-    health.write_text(health.read_text().replace(OLD_DOCSTRING, NEW_DOCSTRING))
-    (tpl / "docs").mkdir()
-    (tpl / "docs" / "runbook.md").write_text("# Runbook\n\nPage the owner when /readyz fails.\n")
-    (tpl / "src" / "{{package_name}}" / "py.typed").unlink()
-    (tpl / ".env.example").rename(tpl / ".env.sample")
-    pyproject = tpl / "pyproject.toml.jinja"
-    text = pyproject.read_text()
-    pyproject.write_text(
-        text.replace('  "fastapi>=0.115",', '  "cachetools>=5.5",\n  "fastapi>=0.115",')
-    )
-    config = template / "copier.yml"
-    config.write_text(config.read_text() + MIGRATION)
-
-
 @pytest.fixture(scope="session")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git repository with the template tagged v1.0.0 and v1.1.0."""
-    repo = tmp_path_factory.mktemp("template") / "goldpath-template"
-    repo.mkdir()
-    shutil.copy2(REPO_ROOT / "copier.yml", repo / "copier.yml")
-    shutil.copytree(REPO_ROOT / "template", repo / "template")
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    commit_all(repo, "template v1.0.0")
-    git(repo, "tag", "v1.0.0")
-    _release_v1_1(repo)
-    commit_all(repo, "template v1.1.0")
-    git(repo, "tag", "v1.1.0")
-    return repo
+    return two_release_template(tmp_path_factory.mktemp("template") / "goldpath-template")
 
 
 @pytest.fixture(scope="session")
@@ -194,19 +157,29 @@ def test_migration_carries_the_teams_edits_to_the_new_name(project: Path) -> Non
     assert "TEAM_SETTING=1" in (project / ".env.sample").read_text()
 
 
-def test_data_turns_an_answer_on_and_off(project: Path) -> None:
+def test_data_turns_an_artifact_off_and_on(project: Path) -> None:
+    assert (project / "deploy" / "kustomize" / "base").is_dir()
+    code, _, err = invoke("update", str(project), "--trust", "--data", "kubernetes=none")
+    assert code == 0, err
+    assert not (project / "deploy").exists()
+    assert answers_of(project)["kubernetes"] == "none"
+    commit_all(project, "no kubernetes")
+    code, _, err = invoke("update", str(project), "--trust", "--data", "kubernetes=manifests")
+    assert code == 0, err
+    assert (project / "deploy" / "kubernetes").is_dir()
+    assert not (project / "deploy" / "kustomize").exists()
+
+
+def test_data_changes_dependencies_and_the_lock_follows(project: Path) -> None:
     code, _, err = invoke("update", str(project), "--trust", "--data", "otel=true")
     assert code == 0, err
     assert "opentelemetry-sdk" in (project / "pyproject.toml").read_text()
-    assert (
-        "from opentelemetry import trace"
-        in (project / "src" / PACKAGE / "telemetry.py").read_text()
-    )
+    assert 'name = "opentelemetry-sdk"' in (project / "uv.lock").read_text()
     commit_all(project, "tracing on")
     code, _, err = invoke("update", str(project), "--trust", "--data", "otel=false")
     assert code == 0, err
     assert "opentelemetry" not in (project / "pyproject.toml").read_text()
-    assert "opentelemetry-sdk" not in (project / "uv.lock").read_text()
+    assert 'name = "opentelemetry-sdk"' not in (project / "uv.lock").read_text()
 
 
 def test_dirty_tree_is_refused_and_left_alone(project: Path) -> None:

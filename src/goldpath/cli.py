@@ -141,6 +141,16 @@ def new(
         bool, typer.Option("--force", help="Write into a directory that is not empty.")
     ] = False,
     trust: TrustOption = False,
+    preset: Annotated[
+        Path | None,
+        typer.Option(
+            "--preset",
+            metavar="FILE",
+            help="Organization preset (YAML: defaults, locked) [env: GOLDPATH_PRESET].",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Create a new GenAI service repository: render, lock, git init and first commit."""
     from .commands.new import create_project
@@ -163,6 +173,7 @@ def new(
                 lock=lock,
                 force=force,
                 trust=trust,
+                preset=preset,
                 progress=status.update,
             )
         slug = result.answers.get("project_slug", result.path.name)

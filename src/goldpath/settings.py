@@ -8,9 +8,15 @@ from pathlib import Path
 __all__ = [
     "ANSWERS_FILE",
     "GIT_FALLBACK_IDENTITY",
+    "PRESET_ENV",
     "TEMPLATE_ENV",
+    "builtin_templates",
     "default_template",
+    "is_builtin_template",
 ]
+
+PRESET_ENV = "GOLDPATH_PRESET"
+"""Environment variable that names the organization preset when ``--preset`` is not given."""
 
 TEMPLATE_ENV = "GOLDPATH_TEMPLATE"
 """Environment variable that names the template when ``--template`` is not given."""
@@ -22,6 +28,20 @@ GIT_FALLBACK_IDENTITY = ("goldpath", "goldpath@users.noreply.invalid")
 """Author of the first commit when git has no user.name/user.email configured."""
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def builtin_templates() -> list[Path]:
+    """Return where goldpath's own template may live: this source checkout, the bundled copy."""
+    return [_PACKAGE_DIR.parent.parent, _PACKAGE_DIR / "_template"]
+
+
+def is_builtin_template(source: str) -> bool:
+    """Return whether a template source is goldpath's own (trusted to run migrations)."""
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        return False
+    resolved = path.resolve()
+    return any(resolved == candidate.resolve() for candidate in builtin_templates())
 
 
 def default_template() -> str:

@@ -13,6 +13,7 @@ from ..copier_api import copier_errors
 from ..errors import UserError
 from ..project import GeneratedRepo, conflicted_files, latest_version, parse_version
 from ..questions import check_known, coerce, read_questions
+from ..settings import is_builtin_template
 
 __all__ = ["UpdateResult", "update_project"]
 
@@ -56,6 +57,7 @@ def update_project(
     in place, marked, for the team to resolve.
     """
     repo = GeneratedRepo.open(path)
+    trust = trust or is_builtin_template(repo.template)
     uv = tools.require("uv") if lock else None
     if repo.is_dirty():
         raise UserError(f"{repo.path} has uncommitted changes; commit or stash them first")
