@@ -152,7 +152,7 @@ def project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
 
 def test_a_workflow_is_rendered_exactly_when_its_artifact_is(project: Path) -> None:
     ecs, kubernetes = _targets(project)
-    expected = {"ci.yml", "container.yml"}
+    expected = {"ci.yml", "container.yml", "template-update.yml"}
     expected |= {"infra.yml"} if ecs else set()
     expected |= {"k8s.yml"} if kubernetes != "none" else set()
     expected |= {"deploy.yml"} if ecs or kubernetes != "none" else set()
@@ -198,8 +198,11 @@ def test_permissions_are_empty_at_the_top_and_granted_per_job(project: Path) -> 
                 # It runs no code of the repository: it only uploads the scan's report.
                 assert all("run" not in step for step in job["steps"])
             elif writes:
-                assert name == "deploy.yml", f"{name}/{job_name} writes {writes}"
-                assert job_name.startswith("gitops-")
+                # Only the jobs that open pull requests write, and only contents and PRs.
+                allowed = (name == "deploy.yml" and job_name.startswith("gitops-")) or (
+                    (name, job_name) == ("template-update.yml", "update")
+                )
+                assert allowed, f"{name}/{job_name} writes {writes}"
                 assert writes == {"contents", "pull-requests"}
             assert "environment" not in job or "id-token" in grants
 
@@ -507,3 +510,22 @@ def test_docs_cover_every_pinned_action_and_the_setup() -> None:
     claims = ("token.actions.githubusercontent.com:aud", "token.actions.githubusercontent.com:sub")
     for needle in (*claims, "StringEquals", "exclude-newer", "DEPLOY_ENABLED", "AWS_ROLE_ARN"):
         assert needle in page, f"docs/github-actions.md omits {needle}"
+
+
+def test_template_update_opens_a_pull_request_with_goldpath_from_the_template(
+    project: Path,
+) -> None:
+    """Weekly and on demand; goldpath check, then goldpath update, then a pull request."""
+    workflow = _workflows(project)["template-update.yml"]
+    raw = (project / ".github" / "workflows" / "template-update.yml").read_text()
+    triggers = raw.split("\non:\n", 1)[1].split("\n\n", 1)[0]
+    assert "schedule:" in triggers
+    assert "workflow_dispatch:" in triggers
+    assert "pull_request" not in triggers
+    job = workflow["jobs"]["update"]
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "goldpath check --json" in script
+    assert "goldpath update ." in script
+    assert "gh pr create" in script
+    assert "gh pr edit" in script
