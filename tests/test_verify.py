@@ -52,7 +52,7 @@ def test_every_check_passes_on_a_fresh_project(project: Path) -> None:
     assert code == 0
     assert set(rows) == {
         "uv lock --check", "ruff check", "ruff format", "mypy --strict", "pytest", "hadolint",
-        "kustomize build", "kubernetes schemas", "checkov", "trivy config", "terraform",
+        "kustomize build", "kubernetes schemas", "checkov", "trivy config", "zizmor", "terraform",
     }  # fmt: skip
 
 
@@ -93,13 +93,15 @@ def test_missing_readiness_probe_fails_checkov(project: Path, tmp_path: Path) ->
     assert "CKV_K8S_9" in str(rows["checkov"]["detail"])
 
 
-def test_public_ip_in_terraform_fails_checkov_and_trivy(project: Path, tmp_path: Path) -> None:
+def test_public_ip_in_terraform_fails_checkov(project: Path, tmp_path: Path) -> None:
+    """Trivy has no check for an ECS service's public IP; checkov's CKV_AWS_333 catches it."""
     broken = _broken(project, tmp_path)
     _replace(broken / TF_ECS, "assign_public_ip = false", "assign_public_ip = true")
-    code, rows = _verify(broken, "checkov", "trivy config")
+    code, rows = _verify(broken, "checkov", "terraform")
     assert code == 1
     assert rows["checkov"]["status"] == "failed"
-    assert rows["trivy config"]["status"] == "failed"
+    assert "CKV_AWS_333" in str(rows["checkov"]["detail"])
+    assert rows["terraform"]["status"] == "failed", "the module's own terraform test guards it too"
 
 
 def test_a_missing_tool_is_not_run_and_fails_only_when_strict(
@@ -123,3 +125,15 @@ def test_unknown_check_is_a_clear_error(project: Path) -> None:
     result = runner.invoke(app, ["verify", str(project), "--check", "spellcheck"])
     assert result.exit_code == 1
     assert "unknown check 'spellcheck'" in result.stderr
+
+
+def test_unpinned_action_fails_zizmor(project: Path, tmp_path: Path) -> None:
+    broken = _broken(project, tmp_path)
+    ci = broken / ".github" / "workflows" / "ci.yml"
+    text = ci.read_text()
+    pinned = next(line for line in text.splitlines() if "astral-sh/setup-uv@" in line)
+    ci.write_text(text.replace(pinned, pinned.split("@")[0] + "@v10"))
+    code, rows = _verify(broken, "zizmor")
+    assert code == 1
+    assert rows["zizmor"]["status"] == "failed"
+    assert "unpinned-uses" in str(rows["zizmor"]["detail"])

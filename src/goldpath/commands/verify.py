@@ -133,7 +133,10 @@ def _checkov(tool: str, ctx: _Context) -> tuple[int, str]:
 
 def _zizmor(tool: str, ctx: _Context) -> tuple[int, str]:
     code, output = _run([tool, "--offline", "--no-progress", ".github"], cwd=ctx.repo)
-    return (0, "") if code == 0 else (_count(output, r"^(?:error|warning|help)\["), _last(output))
+    if code == 0:
+        return 0, ""
+    audits = re.findall(r"^(?:error|warning|help|info)\[([\w-]+)\]", output, re.MULTILINE)
+    return len(audits) or 1, ", ".join(sorted(set(audits))) or _last(output)
 
 
 def _terraform(tool: str, ctx: _Context) -> tuple[int, str]:
