@@ -19,8 +19,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from goldpath.cli import EXIT_BEHIND, EXIT_CONFLICTS, app
+from goldpath.cli import app
 from goldpath.commands.new import create_project
+from goldpath.settings import EXIT_BEHIND, EXIT_CONFLICTS
 from tests.helpers import (
     NEW_DOCSTRING,
     OLD_DOCSTRING,
