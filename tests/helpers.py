@@ -305,3 +305,16 @@ def two_release_template(repo: Path) -> Path:
     commit_all(repo, "template v1.1.0")
     git(repo, "tag", "v1.1.0")
     return repo
+
+
+# --- the generated project's own checks: test_generated runs them, ci.yml asks for them --
+
+__all__ += ["PROJECT_CHECKS"]
+
+# Each runs as `uv run --locked <check>` in the generated project.
+PROJECT_CHECKS: list[list[str]] = [
+    ["ruff", "check", "."],
+    ["ruff", "format", "--check", "."],
+    ["mypy"],
+    ["pytest", "--cov", "--cov-report=term-missing"],
+]

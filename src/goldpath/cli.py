@@ -267,6 +267,42 @@ def check(
         raise typer.Exit(EXIT_BEHIND)
 
 
+@app.command()
+def verify(
+    path: PathArgument = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail when a tool is missing instead of skipping it.")
+    ] = False,
+    checks: Annotated[
+        list[str] | None,
+        typer.Option("--check", metavar="NAME", help="Run only this check (repeatable)."),
+    ] = None,
+) -> None:
+    """Run every linter and scanner that applies to a generated repository; exit 1 on findings."""
+    import dataclasses
+    import json
+
+    from .commands.verify import verify_project
+
+    with _Status() as status:
+        outcomes = _guarded(
+            lambda: verify_project(path=path, only=checks or None, progress=status.update)
+        )
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(o) for o in outcomes], indent=2))
+    else:
+        rows = [["check", "tool", "status", "findings", "time", "detail"]]
+        for o in outcomes:
+            findings = str(o.findings) if o.status == "failed" else "-"
+            rows.append([o.check, o.tool, o.status, findings, f"{o.seconds:.1f}s", o.detail])
+        _table(rows)
+    failed = any(o.status == "failed" for o in outcomes)
+    missing = any(o.status == "not run" for o in outcomes)
+    if failed or (strict and missing):
+        raise typer.Exit(1)
+
+
 fleet_app = typer.Typer(
     name="fleet",
     help="Status and updates across many generated repositories.",
