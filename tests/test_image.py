@@ -197,9 +197,8 @@ def _check_contents(image: BuiltImage, root: Path) -> None:
     assert installed == expected, "the venv holds exactly the lock's runtime packages"
     assert canonicalize_name(image.package) in installed
     assert (site / image.package / "__init__.py").exists(), "installed as a wheel, not editable"
-    assert not list(site.glob("*.pth")) or all(
-        "/app/src" not in p.read_text(encoding="utf-8") for p in site.glob("*.pth")
-    )
+    pth = [p.name for p in site.glob("*.pth") if "/app/src" in p.read_text(encoding="utf-8")]
+    assert not pth, f"the project is installed editable: {pth}"
 
 
 def _locked_runtime_packages(image: BuiltImage) -> dict[str, str]:
