@@ -237,3 +237,84 @@ def dockerfile_env(path: Path) -> dict[str, str]:
                 key, _, value = pair.partition("=")
                 env[key] = value
     return env
+
+
+# --- a throwaway template with two releases, for update tests and benchmarks -------------
+
+__all__ += [
+    "NEW_DOCSTRING",
+    "OLD_DOCSTRING",
+    "PACKAGE",
+    "commit_all",
+    "git",
+    "two_release_template",
+]
+
+PACKAGE = "my_genai_service"
+OLD_DOCSTRING = '    """Liveness: the process serves requests."""'
+NEW_DOCSTRING = '    """Liveness: the process is up; no dependency is checked."""'
+_MIGRATION = """
+_migrations:
+  - version: v1.1.0
+    when: "{{ _stage == 'before' }}"
+    command: "test ! -f .env.example || git mv .env.example .env.sample"
+"""
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in a repository with a fixed test identity; return its output."""
+    identity = ["-c", "user.name=goldpath-tests", "-c", "user.email=tests@goldpath.invalid"]
+    return run(["git", *identity, *args], cwd=repo).stdout
+
+
+def commit_all(repo: Path, message: str) -> None:
+    """Commit everything in the working tree."""
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--no-verify", "-m", message)
+
+
+def _release_v1_1(template: Path) -> None:
+    """Apply the scripted changes of the second release: a changed line in the service, a
+    new file, a removed file, a file renamed with a migration, and a new dependency."""
+    tpl = template / "template"
+    health = tpl / "src" / "{{package_name}}" / "api" / "routes" / "health.py"
+    health.write_text(health.read_text().replace(OLD_DOCSTRING, NEW_DOCSTRING))
+    (tpl / "docs").mkdir()
+    (tpl / "docs" / "runbook.md").write_text("# Runbook\n\nPage the owner when /readyz fails.\n")
+    (tpl / "src" / "{{package_name}}" / "py.typed").unlink()
+    (tpl / ".env.example").rename(tpl / ".env.sample")
+    pyproject = tpl / "pyproject.toml.jinja"
+    text = pyproject.read_text()
+    new_dependency = '  "cachetools>=5.5",\n  "fastapi>=0.115",'
+    pyproject.write_text(text.replace('  "fastapi>=0.115",', new_dependency))
+    config = template / "copier.yml"
+    config.write_text(config.read_text() + _MIGRATION)
+
+
+def two_release_template(repo: Path) -> Path:
+    """Build a git repository holding this template as v1.0.0 and a scripted v1.1.0."""
+    import shutil
+
+    repo.mkdir(parents=True)
+    shutil.copy2(REPO_ROOT / "copier.yml", repo / "copier.yml")
+    shutil.copytree(REPO_ROOT / "template", repo / "template")
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    commit_all(repo, "template v1.0.0")
+    git(repo, "tag", "v1.0.0")
+    _release_v1_1(repo)
+    commit_all(repo, "template v1.1.0")
+    git(repo, "tag", "v1.1.0")
+    return repo
+
+
+# --- the generated project's own checks: test_generated runs them, ci.yml asks for them --
+
+__all__ += ["PROJECT_CHECKS"]
+
+# Each runs as `uv run --locked <check>` in the generated project.
+PROJECT_CHECKS: list[list[str]] = [
+    ["ruff", "check", "."],
+    ["ruff", "format", "--check", "."],
+    ["mypy"],
+    ["pytest", "--cov", "--cov-report=term-missing"],
+]

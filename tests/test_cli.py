@@ -205,3 +205,26 @@ def test_only_goldpaths_own_template_is_trusted_without_trust(tmp_path: Path) ->
     assert is_builtin_template(str(REPO_ROOT))
     assert not is_builtin_template(str(tmp_path))
     assert not is_builtin_template("https://example.com/fork/template.git")
+
+
+def test_a_pyenv_shim_is_resolved_to_the_real_program(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shim picks its Python from the working directory, where uv may not exist."""
+    from goldpath import tools
+
+    shims, real = tmp_path / "shims", tmp_path / "versions" / "3.11" / "bin"
+    shims.mkdir()
+    real.mkdir(parents=True)
+    for script, body in (
+        (shims / "uv", "#!/bin/sh\nexit 127\n"),
+        (real / "uv", "#!/bin/sh\necho real\n"),
+        (
+            shims / "pyenv",
+            f"#!/bin/sh\n[ \"$1 $2 $3\" = 'whence --path uv' ] && echo {real / 'uv'}\n",
+        ),
+    ):
+        script.write_text(body)
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(shims))
+    assert tools.require("uv") == str(real / "uv")

@@ -17,16 +17,12 @@ from hcl2.api import loads as parse_hcl
 
 from tests.helpers import (
     REPO_ROOT,
-    REQUIRE_TOOLS_ENV,
-    TERRAFORM_MIRROR_ENV,
     answer_combinations,
     dockerfile_env,
     questions,
     render,
     require_tool,
     run,
-    terraform_cli_config,
-    terraform_mirror,
 )
 
 Renderer = Callable[[Mapping[str, Any]], Path]
@@ -119,28 +115,6 @@ def _text_files(root: Path) -> list[Path]:
                 continue
             files.append(path)
     return files
-
-
-@pytest.fixture(scope="session")
-def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment for offline Terraform: own CLI config, the mirror, one plugin cache."""
-    require_tool("terraform")
-    mirror = terraform_mirror()
-    if mirror is None:
-        message = f"no Terraform provider mirror with hashicorp/aws (set {TERRAFORM_MIRROR_ENV})"
-        if os.environ.get(REQUIRE_TOOLS_ENV) == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    home = tmp_path_factory.mktemp("terraform")
-    cache = home / "plugin-cache"
-    cache.mkdir()
-    return {
-        "TF_CLI_CONFIG_FILE": str(terraform_cli_config(home / "terraformrc", mirror)),
-        "TF_PLUGIN_CACHE_DIR": str(cache),
-        "TF_IN_AUTOMATION": "1",
-        "TF_INPUT": "0",
-        "CHECKPOINT_DISABLE": "1",
-    }
 
 
 def _terraform_copy(project: Path, tmp_path: Path) -> Path:

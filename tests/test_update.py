@@ -19,32 +19,24 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from goldpath.cli import EXIT_BEHIND, EXIT_CONFLICTS, app
+from goldpath.cli import app
 from goldpath.commands.new import create_project
-from tests.helpers import REPO_ROOT, require_tool, run
+from goldpath.settings import EXIT_BEHIND, EXIT_CONFLICTS
+from tests.helpers import (
+    NEW_DOCSTRING,
+    OLD_DOCSTRING,
+    PACKAGE,
+    commit_all,
+    git,
+    require_tool,
+    run,
+    two_release_template,
+)
 
 pytestmark = pytest.mark.slow
 
-PACKAGE = "my_genai_service"
 HEALTH = f"src/{PACKAGE}/api/routes/health.py"
-OLD_DOCSTRING = '    """Liveness: the process serves requests."""'
-NEW_DOCSTRING = '    """Liveness: the process is up; no dependency is checked."""'
-MIGRATION = """
-_migrations:
-  - version: v1.1.0
-    when: "{{ _stage == 'before' }}"
-    command: "test ! -f .env.example || git mv .env.example .env.sample"
-"""
 runner = CliRunner()
-
-
-def git(repo: Path, *args: str) -> str:
-    return run(["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args], cwd=repo).stdout
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "--no-verify", "-m", message)
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -57,38 +49,10 @@ def answers_of(project: Path) -> dict[str, object]:
     return loaded
 
 
-def _release_v1_1(template: Path) -> None:
-    """Apply the scripted template changes of the second release."""
-    tpl = template / "template"
-    health = tpl / "src" / "{{package_name}}" / "api" / "routes" / "health.py"
-    health.write_text(health.read_text().replace(OLD_DOCSTRING, NEW_DOCSTRING))
-    (tpl / "docs").mkdir()
-    (tpl / "docs" / "runbook.md").write_text("# Runbook\n\nPage the owner when /readyz fails.\n")
-    (tpl / "src" / "{{package_name}}" / "py.typed").unlink()
-    (tpl / ".env.example").rename(tpl / ".env.sample")
-    pyproject = tpl / "pyproject.toml.jinja"
-    text = pyproject.read_text()
-    pyproject.write_text(
-        text.replace('  "fastapi>=0.115",', '  "cachetools>=5.5",\n  "fastapi>=0.115",')
-    )
-    config = template / "copier.yml"
-    config.write_text(config.read_text() + MIGRATION)
-
-
 @pytest.fixture(scope="session")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git repository with the template tagged v1.0.0 and v1.1.0."""
-    repo = tmp_path_factory.mktemp("template") / "goldpath-template"
-    repo.mkdir()
-    shutil.copy2(REPO_ROOT / "copier.yml", repo / "copier.yml")
-    shutil.copytree(REPO_ROOT / "template", repo / "template")
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    commit_all(repo, "template v1.0.0")
-    git(repo, "tag", "v1.0.0")
-    _release_v1_1(repo)
-    commit_all(repo, "template v1.1.0")
-    git(repo, "tag", "v1.1.0")
-    return repo
+    return two_release_template(tmp_path_factory.mktemp("template") / "goldpath-template")
 
 
 @pytest.fixture(scope="session")

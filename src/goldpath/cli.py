@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from .errors import UserError
+from .settings import EXIT_BEHIND, EXIT_CONFLICTS
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -28,10 +29,6 @@ app = typer.Typer(
 
 T = TypeVar("T")
 
-EXIT_CONFLICTS = 3
-"""``goldpath update`` left conflicts to resolve."""
-EXIT_BEHIND = 4
-"""``goldpath check``: the repository is behind the newest template release."""
 
 # Options shared by several commands are declared once.
 TemplateOption = Annotated[
@@ -141,6 +138,16 @@ def new(
         bool, typer.Option("--force", help="Write into a directory that is not empty.")
     ] = False,
     trust: TrustOption = False,
+    preset: Annotated[
+        Path | None,
+        typer.Option(
+            "--preset",
+            metavar="FILE",
+            help="Organization preset (YAML: defaults, locked) [env: GOLDPATH_PRESET].",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Create a new GenAI service repository: render, lock, git init and first commit."""
     from .commands.new import create_project
@@ -163,6 +170,7 @@ def new(
                 lock=lock,
                 force=force,
                 trust=trust,
+                preset=preset,
                 progress=status.update,
             )
         slug = result.answers.get("project_slug", result.path.name)
@@ -257,6 +265,119 @@ def check(
         typer.echo(f"{result.path}: current: template {result.current}")
     if result.behind:
         raise typer.Exit(EXIT_BEHIND)
+
+
+@app.command()
+def verify(
+    path: PathArgument = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail when a tool is missing instead of skipping it.")
+    ] = False,
+    checks: Annotated[
+        list[str] | None,
+        typer.Option("--check", metavar="NAME", help="Run only this check (repeatable)."),
+    ] = None,
+) -> None:
+    """Run every linter and scanner that applies to a generated repository; exit 1 on findings."""
+    import dataclasses
+    import json
+
+    from .commands.verify import verify_project
+
+    with _Status() as status:
+        outcomes = _guarded(
+            lambda: verify_project(path=path, only=checks or None, progress=status.update)
+        )
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(o) for o in outcomes], indent=2))
+    else:
+        rows = [["check", "tool", "status", "findings", "time", "detail"]]
+        for o in outcomes:
+            findings = str(o.findings) if o.status == "failed" else "-"
+            rows.append([o.check, o.tool, o.status, findings, f"{o.seconds:.1f}s", o.detail])
+        _table(rows)
+    failed = any(o.status == "failed" for o in outcomes)
+    missing = any(o.status == "not run" for o in outcomes)
+    if failed or (strict and missing):
+        raise typer.Exit(1)
+
+
+fleet_app = typer.Typer(
+    name="fleet",
+    help="Status and updates across many generated repositories.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(fleet_app)
+
+RootsArgument = Annotated[
+    list[Path], typer.Argument(help="Directories to search for generated repositories.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Repositories at a time.")]
+
+
+def _table(rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+@fleet_app.command("status")
+def fleet_status_command(
+    roots: RootsArgument, as_json: JsonOption = False, jobs: JobsOption = 4
+) -> None:
+    """Show every generated repository under ROOTS: template, versions, behind, dirty."""
+    import dataclasses
+    import json
+
+    from .commands.fleet import fleet_status
+
+    repos = _guarded(lambda: fleet_status(roots, jobs=jobs))
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(r) for r in repos], indent=2))
+        return
+    if not repos:
+        typer.echo("no generated repositories found")
+        return
+    rows = [["path", "template", "current", "latest", "behind", "dirty"]]
+    for r in repos:
+        if r.error:
+            rows.append([r.path, "error:", r.error, "", "", ""])
+            continue
+        flags = ["yes" if r.behind else "no", "yes" if r.dirty else "no"]
+        rows.append([r.path, r.template, r.current, r.latest or "-", *flags])
+    _table(rows)
+
+
+@fleet_app.command("update")
+def fleet_update_command(
+    roots: RootsArgument,
+    jobs: JobsOption = 2,
+    as_json: JsonOption = False,
+    lock: LockOption = True,
+    trust: TrustOption = False,
+) -> None:
+    """Update every clean repository that is behind, each on a new branch with a commit."""
+    import dataclasses
+    import json
+
+    from .commands.fleet import fleet_update, worst_exit_code
+
+    outcomes = _guarded(lambda: fleet_update(roots, jobs=jobs, trust=trust, lock=lock))
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(o) for o in outcomes], indent=2))
+    else:
+        rows = [["path", "outcome", "detail"]]
+        rows += [[o.path, o.outcome, o.detail] for o in outcomes]
+        _table(rows)
+        counts = {kind: sum(o.outcome == kind for o in outcomes) for kind in
+                  ("updated", "conflicted", "skipped", "failed")}  # fmt: skip
+        typer.echo(", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    code = worst_exit_code(outcomes)
+    if code:
+        raise typer.Exit(code)
 
 
 class _Status:

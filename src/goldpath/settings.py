@@ -7,15 +7,27 @@ from pathlib import Path
 
 __all__ = [
     "ANSWERS_FILE",
+    "EXIT_BEHIND",
+    "EXIT_CONFLICTS",
     "GIT_FALLBACK_IDENTITY",
+    "PRESET_ENV",
     "TEMPLATE_ENV",
     "builtin_templates",
     "default_template",
     "is_builtin_template",
 ]
 
+PRESET_ENV = "GOLDPATH_PRESET"
+"""Environment variable that names the organization preset when ``--preset`` is not given."""
+
 TEMPLATE_ENV = "GOLDPATH_TEMPLATE"
 """Environment variable that names the template when ``--template`` is not given."""
+
+EXIT_CONFLICTS = 3
+"""Exit code of ``goldpath update`` (and ``fleet update``) when conflicts are left to resolve."""
+
+EXIT_BEHIND = 4
+"""Exit code of ``goldpath check`` when the repository is behind the newest template release."""
 
 ANSWERS_FILE = ".copier-answers.yml"
 """Where a generated repository records its answers and template version."""

@@ -38,9 +38,12 @@ def _unshim(name: str, path: str) -> str:
     pyenv = shutil.which("pyenv")
     if pyenv is None:
         return path
-    result = subprocess.run([pyenv, "which", name], capture_output=True, text=True, check=False)
-    resolved = result.stdout.strip()
-    return resolved if result.returncode == 0 and resolved else path
+    # `pyenv which` would answer for the current directory's version, which may lack it.
+    result = subprocess.run(
+        [pyenv, "whence", "--path", name], capture_output=True, text=True, check=False
+    )
+    candidates = result.stdout.split()
+    return candidates[-1] if result.returncode == 0 and candidates else path
 
 
 def project_env() -> dict[str, str]:

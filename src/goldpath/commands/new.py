@@ -16,8 +16,9 @@ import yaml
 from .. import tools
 from ..copier_api import copier_errors
 from ..errors import UserError
+from ..presets import load_preset
 from ..questions import check_known, coerce, read_questions
-from ..settings import ANSWERS_FILE, GIT_FALLBACK_IDENTITY
+from ..settings import ANSWERS_FILE, GIT_FALLBACK_IDENTITY, is_builtin_template
 
 __all__ = ["NewResult", "create_project"]
 
@@ -48,12 +49,14 @@ def create_project(
     lock: bool = True,
     force: bool = False,
     trust: bool = False,
+    preset: Path | None = None,
     progress: Callable[[str], None] = _no_progress,
 ) -> NewResult:
     """Render ``template`` into ``dest``, write uv.lock, and make the first git commit.
 
     Everything is built in a temporary sibling of ``dest`` and moved into place only when
     every step succeeded, so a failure or Ctrl-C never leaves a half-written project.
+    ``preset`` (or $GOLDPATH_PRESET) pre-fills and locks answers for an organization.
     """
     dest = dest.expanduser().absolute()
     data = dict(data or {})
@@ -61,19 +64,42 @@ def create_project(
     git = tools.require("git")
     uv = tools.require("uv") if lock else None
     _check_template(template, git=git)
+    trust = trust or is_builtin_template(template)
     questions = read_questions(template)
     if questions is not None:
         check_known(data, questions)
         data = coerce(data, questions)
+    organization = load_preset(preset, questions=questions)
+    given = set(data)
+    user_defaults: dict[str, Any] = {}
+    if organization is not None:
+        data, user_defaults = organization.apply(data)
+        if defaults:
+            # Passed as answers, preset defaults go through the questions' validators too.
+            data, user_defaults = {**user_defaults, **data}, {}
 
     created_parents = _make_parents(dest.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.goldpath-", dir=dest.parent))
     try:
         if defaults:
             progress("Rendering the template")  # interactive prompts must not sit under a spinner
-        answers = _render(
-            template, staging, data=data, defaults=defaults, vcs_ref=vcs_ref, trust=trust
-        )
+        try:
+            answers = _render(
+                template,
+                staging,
+                data=data,
+                user_defaults=user_defaults,
+                defaults=defaults,
+                vcs_ref=vcs_ref,
+                trust=trust,
+            )
+        except UserError as error:
+            if organization is not None and organization.mentions(error.message, but=given):
+                raise UserError(f"preset {organization.source}: {error.message}") from error
+            raise
+        if organization is not None:
+            for name, value in answers.items():
+                organization.check_allowed(name, value)
         if questions is None:
             # The template's questions were not readable up front: check against the answers.
             check_known(data, answers)
@@ -134,6 +160,7 @@ def _render(
     staging: Path,
     *,
     data: dict[str, Any],
+    user_defaults: dict[str, Any],
     defaults: bool,
     vcs_ref: str | None,
     trust: bool,
@@ -145,6 +172,7 @@ def _render(
             template,
             staging,
             data=data,
+            user_defaults=user_defaults,
             defaults=defaults,
             vcs_ref=vcs_ref,
             unsafe=trust,

@@ -1,7 +1,12 @@
-"""Draining on shutdown: readiness turns 503 as soon as SIGTERM arrives."""
+"""Draining on shutdown: readiness turns 503 as soon as SIGTERM arrives.
+
+The server then stops accepting connections, either at once or, with a drain delay,
+after load balancers that poll ``/readyz`` have had time to stop sending traffic.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import threading
@@ -13,8 +18,9 @@ logger = logging.getLogger(__name__)
 class Lifecycle:
     """Whether the process is draining, and the SIGTERM hook that starts draining."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, drain_delay_seconds: float = 0.0) -> None:
         self.draining = False
+        self.drain_delay_seconds = drain_delay_seconds
         self._previous: signal.Handlers | int | object | None = None
         self._installed = False
 
@@ -25,14 +31,25 @@ class Lifecycle:
             logger.info("draining: readiness is now 503")
 
     def install_signal_handler(self) -> None:
-        """Chain a SIGTERM handler in front of the server's own (main thread only)."""
+        """Chain a SIGTERM handler in front of the server's own (main thread only).
+
+        The server's handler runs after the drain delay, or at once on a second SIGTERM.
+        """
         if threading.current_thread() is not threading.main_thread():
             return
         previous = signal.getsignal(signal.SIGTERM)
+        loop = asyncio.get_running_loop()
 
         def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+            first = not self.draining
             self.start_draining()
-            if callable(previous):
+            if not callable(previous):
+                return
+            if first and self.drain_delay_seconds > 0:
+                loop.call_soon_threadsafe(
+                    loop.call_later, self.drain_delay_seconds, previous, signum, frame
+                )
+            else:
                 previous(signum, frame)
 
         signal.signal(signal.SIGTERM, _on_sigterm)

@@ -17,6 +17,12 @@ class Metrics:
     """The service's metrics; one instance per app so tests stay independent."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    _series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _token_series: dict[str, tuple[Counter, Counter]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         """Register every metric in this instance's registry."""
@@ -51,7 +57,31 @@ class Metrics:
             registry=self.registry,
         )
 
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count a finished request and its duration.
+
+        The labelled series are looked up once per label combination and kept: asking
+        prometheus_client for them takes a lock and validates labels on every call.
+        """
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = (
+                self.requests.labels(method=method, route=route, status=str(status)),
+                self.latency.labels(method=method, route=route),
+            )
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
+
     def count_tokens(self, model: str, *, prompt: int, completion: int) -> None:
         """Add a call's token usage."""
-        self.tokens.labels(model=model, type="prompt").inc(prompt)
-        self.tokens.labels(model=model, type="completion").inc(completion)
+        series = self._token_series.get(model)
+        if series is None:
+            series = (
+                self.tokens.labels(model=model, type="prompt"),
+                self.tokens.labels(model=model, type="completion"),
+            )
+            self._token_series[model] = series
+        series[0].inc(prompt)
+        series[1].inc(completion)

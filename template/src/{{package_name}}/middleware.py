@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,6 +13,7 @@ from .logs import request_id_var
 from .metrics import Metrics
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
 UNTRACKED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -31,10 +32,10 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
         token = request_id_var.set(request_id)
         status = 500
-        header = (REQUEST_ID_HEADER.encode(), request_id.encode())
+        header = (_REQUEST_ID_HEADER, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -56,8 +57,7 @@ class RequestContextMiddleware:
                 self.metrics.in_flight.dec()
             route = getattr(scope.get("route"), "path", "unmatched")
             method: str = scope["method"]
-            self.metrics.requests.labels(method=method, route=route, status=str(status)).inc()
-            self.metrics.latency.labels(method=method, route=route).observe(elapsed)
+            self.metrics.observe_request(method, route, status, elapsed)
             if tracked or status >= 500:
                 access_logger.info(
                     "request",
@@ -76,7 +76,7 @@ class RequestContextMiddleware:
 
 def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
-        if name == REQUEST_ID_HEADER.encode():
+        if name == _REQUEST_ID_HEADER:
             candidate = value.decode("latin-1")
             return candidate if _VALID_REQUEST_ID.fullmatch(candidate) else None
     return None

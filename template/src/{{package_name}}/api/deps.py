@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from ..budget import TokenBudget
 from ..config import Settings
@@ -30,15 +30,13 @@ class Services:
     key_digests: tuple[bytes, ...]
 
 
-def get_services(request: Request) -> Services:
-    """Return the app's services."""
+async def get_services(request: Request) -> Services:
+    """Return the app's services (``async``: FastAPI runs sync dependencies in a thread)."""
     services: Services = request.app.state.services
     return services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-_bearer = HTTPBearer(auto_error=False, description="One of the keys in API_KEYS.")
 
 
 def digest(key: str) -> bytes:
@@ -46,30 +44,46 @@ def digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def require_api_key(
-    request: Request,
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """Check the bearer key in constant time; return a non-secret id of the key."""
-    if not services.settings.auth_enabled:
-        key_id = "anonymous"
-    else:
-        presented = digest(credentials.credentials) if credentials else b""
-        matched = False
-        for candidate in services.key_digests:
-            matched |= hmac.compare_digest(candidate, presented)
-        if not matched:
-            raise APIError(
-                401,
-                "missing or invalid API key",
-                type="authentication_error",
-                code="invalid_api_key",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        key_id = presented.hex()[:12]
-    request.state.key_id = key_id
-    return key_id
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller: the app's services and a non-secret id of the key."""
+
+    services: Services
+    key_id: str
 
 
-ApiKeyDep = Annotated[str, Depends(require_api_key)]
+class _BearerKeyAuth(HTTPBearer):
+    """Bearer-key auth as a single dependency, documented in OpenAPI as HTTP bearer.
+
+    One dependency instead of three (scheme, services, check): each one costs FastAPI
+    tens of microseconds per request.
+    """
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        """Check the bearer key in constant time against every configured key."""
+        services = await get_services(request)
+        if not services.settings.auth_enabled:
+            key_id = "anonymous"
+        else:
+            credentials = await super().__call__(request)
+            presented = digest(credentials.credentials) if credentials else b""
+            matched = False
+            for candidate in services.key_digests:
+                matched |= hmac.compare_digest(candidate, presented)
+            if not matched:
+                raise APIError(
+                    401,
+                    "missing or invalid API key",
+                    type="authentication_error",
+                    code="invalid_api_key",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            key_id = presented.hex()[:12]
+        request.state.key_id = key_id
+        return Caller(services=services, key_id=key_id)
+
+
+require_api_key = _BearerKeyAuth(
+    scheme_name="HTTPBearer", auto_error=False, description="One of the keys in API_KEYS."
+)
+CallerDep = Annotated[Caller, Depends(require_api_key)]

@@ -1,13 +1,42 @@
-"""A deterministic provider that needs no network, for local runs and tests."""
+"""A deterministic provider that needs no network, for local runs, tests and load tests.
+
+It can also misbehave on purpose (``FAKE_FAULT``), the way real providers do: answer
+slowly, hang, fail, drop the connection mid-stream or send malformed data. The service's
+fault tests, load tests and benchmarks run it in-process or in a real server process.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
+import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal
 
-from .base import Chunk, Completion, CompletionRequest, TokenUsage
+from .base import Chunk, Completion, CompletionRequest, ProviderError, TokenUsage
 
 _PREFIX = "This is a deterministic reply from the fake provider to:"
+
+FaultKind = Literal["none", "slow", "timeout", "error", "reset", "malformed"]
+
+
+@dataclass(frozen=True)
+class Faults:
+    """How the fake provider misbehaves.
+
+    ``slow`` waits ``latency_seconds`` before answering; ``timeout`` never answers;
+    ``error`` raises a ``ProviderError`` as an adapter does for a 5xx; ``reset`` raises
+    ``ConnectionResetError`` and ``malformed`` a JSON decoding error, as a transport or
+    a parser would from inside an adapter. Streams misbehave after ``after_chunks``
+    chunks (0: before the first one). Only every ``every``-th call misbehaves.
+    """
+
+    kind: FaultKind = "none"
+    latency_seconds: float = 0.0
+    after_chunks: int = 0
+    every: int = 1
 
 
 class FakeProvider:
@@ -15,29 +44,49 @@ class FakeProvider:
 
     name = "fake"
 
-    def __init__(self, *, chunk_delay_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        chunk_delay_seconds: float = 0.0,
+        reply_tokens: int = 0,
+        faults: Faults | None = None,
+    ) -> None:
         self._chunk_delay = chunk_delay_seconds
+        self._reply_tokens = reply_tokens
+        self._faults = faults if faults is not None and faults.kind != "none" else None
+        self._calls = itertools.count(1)
 
-    @staticmethod
-    def _words(request: CompletionRequest) -> tuple[list[str], str, int]:
+    def _words(self, request: CompletionRequest) -> tuple[list[str], str, int]:
         last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
-        words = [*_PREFIX.split(), *last_user.split()]
+        words = _reply(last_user, self._reply_tokens)
         finish_reason = "stop"
         if len(words) > request.max_tokens:
             words, finish_reason = words[: request.max_tokens], "length"
         prompt_tokens = sum(len(m.content.split()) for m in request.messages)
-        return words, finish_reason, prompt_tokens
+        return list(words), finish_reason, prompt_tokens
+
+    def _fault_for_this_call(self) -> Faults | None:
+        faults = self._faults
+        if faults is None or next(self._calls) % faults.every:
+            return None
+        return faults
 
     async def complete(self, request: CompletionRequest) -> Completion:
         """Return the whole reply."""
+        faults = self._fault_for_this_call()
+        if faults is not None:
+            await _misbehave(faults)
         words, finish_reason, prompt_tokens = self._words(request)
         usage = TokenUsage(prompt_tokens=prompt_tokens, completion_tokens=len(words))
         return Completion(text=" ".join(words), finish_reason=finish_reason, usage=usage)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         """Yield the reply a word at a time."""
+        faults = self._fault_for_this_call()
         words, finish_reason, prompt_tokens = self._words(request)
         for index, word in enumerate(words):
+            if faults is not None and index == faults.after_chunks:
+                await _misbehave(faults)
             if self._chunk_delay:
                 await asyncio.sleep(self._chunk_delay)
             yield Chunk(text=word if index == 0 else f" {word}")
@@ -46,3 +95,26 @@ class FakeProvider:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+@functools.lru_cache(maxsize=256)
+def _reply(last_user: str, length: int) -> tuple[str, ...]:
+    """Return the words of the reply (cached: load tests send the same prompts again)."""
+    words = [*_PREFIX.split(), *last_user.split()]
+    if length:
+        words = list(itertools.islice(itertools.cycle(words), length))
+    return tuple(words)
+
+
+async def _misbehave(faults: Faults) -> None:
+    """Wait, hang or raise as the fault says; ``slow`` returns after its latency."""
+    if faults.kind == "slow":
+        await asyncio.sleep(faults.latency_seconds)
+    elif faults.kind == "timeout":
+        await asyncio.Event().wait()
+    elif faults.kind == "error":
+        raise ProviderError("fake provider: upstream answered 503 Service Unavailable")
+    elif faults.kind == "reset":
+        raise ConnectionResetError(104, "Connection reset by peer")
+    elif faults.kind == "malformed":
+        json.loads('{"choices": [{"delta": {"content": "tru')

