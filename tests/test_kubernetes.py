@@ -56,11 +56,26 @@ COMBINATIONS: list[dict[str, Any]] = [
     *({**combo, "otel": True} for combo in answer_combinations("llm_provider")),
 ]
 WITH_KUBERNETES = [c for c in COMBINATIONS if c.get("kubernetes") != "none"]
+# The default for kubernetes is kustomize and for gitops none (copier.yml).
+WITH_KUSTOMIZE = [c for c in WITH_KUBERNETES if c.get("kubernetes", "kustomize") == "kustomize"]
+WITH_ARGOCD = [c for c in WITH_KUBERNETES if c.get("gitops") == "argocd"]
 
 
 @pytest.fixture(params=WITH_KUBERNETES, ids=_ids)
 def project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
     """A rendered project with Kubernetes files (shared: never mutate it)."""
+    return rendered(request.param)
+
+
+@pytest.fixture(params=WITH_KUSTOMIZE, ids=_ids)
+def kustomize_project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
+    """A rendered project with kustomize overlays."""
+    return rendered(request.param)
+
+
+@pytest.fixture(params=WITH_ARGOCD, ids=_ids)
+def argocd_project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
+    """A rendered project with Argo CD Applications."""
     return rendered(request.param)
 
 
@@ -154,10 +169,10 @@ def test_layout_follows_the_answers(project: Path) -> None:
         assert "{%" not in text, path
 
 
-def test_kustomizations_use_current_fields(project: Path) -> None:
+def test_kustomizations_use_current_fields(kustomize_project: Path) -> None:
     """Kustomizations use labels: and patches:, none of the deprecated fields."""
-    if _answer(project, "kubernetes") != "kustomize":
-        pytest.skip("plain manifests have no kustomization")
+    project = kustomize_project
+    assert _answer(project, "kubernetes") == "kustomize"
     for path in (project / "deploy" / "kustomize").rglob("kustomization.yaml"):
         kustomization = yaml.safe_load(path.read_text())
         assert not DEPRECATED_KUSTOMIZE_FIELDS & kustomization.keys(), path
@@ -459,10 +474,9 @@ def test_network_policy_denies_by_default_and_allows_dns_and_https(project: Path
         assert egress == expected
 
 
-def test_overlays_differ_where_environments_should(project: Path) -> None:
+def test_overlays_differ_where_environments_should(kustomize_project: Path) -> None:
     """Namespaces, image tags, replica bounds and resources differ between environments."""
-    if _answer(project, "kubernetes") != "kustomize":
-        pytest.skip("plain manifests have one environment")
+    project = kustomize_project
     sets = manifest_sets(project)
     slug = _answer(project, "project_slug")
     namespaces = {env: _one(sets[env], "Namespace")["metadata"]["name"] for env in ENVIRONMENTS}
@@ -514,10 +528,10 @@ def test_plain_manifests_match_the_kustomize_base(
     assert _normalized(_kustomize(base)) == _normalized(manifests)
 
 
-def test_argocd_applications_point_at_what_builds(project: Path) -> None:
+def test_argocd_applications_point_at_what_builds(argocd_project: Path) -> None:
     """Each Application's path exists and builds into its destination namespace and project."""
-    if _answer(project, "gitops") != "argocd":
-        pytest.skip("gitops is not argocd")
+    project = argocd_project
+    assert _answer(project, "gitops") == "argocd"
     argocd = project / "deploy" / "argocd"
     documents = [
         d for f in sorted(argocd.glob("*.yaml")) for d in load_yaml_documents(f.read_text())
