@@ -60,11 +60,16 @@ def _find(tool: str) -> str | None:
     return str(beside) if beside.exists() else shutil.which(tool)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _run(args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run a tool without colours (CI=true makes some force them); return code and output."""
+    environment = {**(env or project_env()), "NO_COLOR": "1"}
     result = subprocess.run(
-        args, cwd=cwd, env=env or project_env(), capture_output=True, text=True, check=False
+        args, cwd=cwd, env=environment, capture_output=True, text=True, check=False
     )
-    return result.returncode, (result.stdout + result.stderr).strip()
+    return result.returncode, _ANSI.sub("", result.stdout + result.stderr).strip()
 
 
 def _count(output: str, pattern: str) -> int:
