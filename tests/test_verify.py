@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from goldpath.cli import app
 from tests.conftest import Renderer
 from tests.helpers import require_tool, run
+from tests.test_workflows import _combinations
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -137,3 +138,36 @@ def test_unpinned_action_fails_zizmor(project: Path, tmp_path: Path) -> None:
     assert code == 1
     assert rows["zizmor"]["status"] == "failed"
     assert "unpinned-uses" in str(rows["zizmor"]["detail"])
+
+
+# Every combination of the answers that decide which artifacts exist (the same set the
+# workflow tests render), plus one per provider (they change the Terraform IAM and the
+# Kubernetes egress). The Python toolchain checks run on four combinations in
+# test_generated.py; Terraform's plan-based tests run per provider in test_terraform.py.
+ARTIFACT_CHECKS = (
+    "hadolint", "kustomize build", "kubernetes schemas", "checkov", "trivy config", "zizmor",
+)  # fmt: skip
+VERIFY_COMBINATIONS = [
+    *_combinations(),
+    *({"llm_provider": provider} for provider in ("anthropic", "bedrock")),
+]
+
+
+@pytest.mark.parametrize(
+    "answers", VERIFY_COMBINATIONS, ids=lambda a: "-".join(f"{k}={v}" for k, v in a.items())
+)
+def test_verify_passes_on_every_combination(
+    rendered: Renderer, tmp_path: Path, answers: dict[str, object]
+) -> None:
+    """What a user runs (goldpath verify) passes on every rendered combination."""
+    project = tmp_path / "service"
+    shutil.copytree(rendered(answers), project)
+    run(["git", "init", "--quiet"], cwd=project)
+    code, rows = _verify(project, *ARTIFACT_CHECKS)
+    failing = {name: row["detail"] for name, row in rows.items() if row["status"] != "passed"}
+    assert failing == {}
+    assert code == 0
+    expected = {"checkov", "trivy config", "zizmor", "hadolint"}
+    if answers.get("kubernetes", "kustomize") != "none":
+        expected |= {"kustomize build", "kubernetes schemas"}
+    assert set(rows) == expected
