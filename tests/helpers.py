@@ -318,3 +318,38 @@ PROJECT_CHECKS: list[list[str]] = [
     ["mypy"],
     ["pytest", "--cov", "--cov-report=term-missing"],
 ]
+
+
+# --- a streamed completion read on a thread, to signal a server while it is open ----------
+
+__all__ += ["BackgroundStream"]
+
+
+class BackgroundStream:
+    """Read one streamed chat completion on a thread; the test signals the server meanwhile."""
+
+    def __init__(self, client: Any, content: str) -> None:
+        import threading
+
+        self.received: list[str] = []
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._consume, args=(client, content))
+
+    def _consume(self, client: Any, content: str) -> None:
+        messages = [{"role": "user", "content": content}]
+        for chunk in client.chat.completions.create(
+            model="fake-model", messages=messages, stream=True
+        ):
+            self._started.set()
+            if chunk.choices:
+                self.received.append(chunk.choices[0].delta.content or "")
+
+    def start(self, *, timeout: float = 10) -> None:
+        """Start reading and wait until the first chunk has arrived."""
+        self._thread.start()
+        assert self._started.wait(timeout), "no chunk arrived"
+
+    def join(self, *, timeout: float) -> str:
+        """Wait for the stream to end; return the text it carried."""
+        self._thread.join(timeout=timeout)
+        return "".join(self.received)

@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.conftest import Renderer
-from tests.helpers import PROJECT_CHECKS, REPO_ROOT, require_tool, run
+from tests.helpers import PROJECT_CHECKS, REPO_ROOT, BackgroundStream, require_tool, run
 
 pytestmark = pytest.mark.slow
 
@@ -192,27 +191,14 @@ def test_sigterm_lets_open_streams_finish_then_exits_cleanly(default_project: Pa
 
     service = Service(default_project, FAKE_CHUNK_DELAY_SECONDS="0.1")
     client = openai.OpenAI(base_url=f"{service.base_url}/v1", api_key=API_KEY, max_retries=0)
-    received: list[str] = []
-    started = threading.Event()
-
-    def consume() -> None:
-        stream = client.chat.completions.create(
-            model="fake-model", messages=[{"role": "user", "content": "a b c d"}], stream=True
-        )
-        for chunk in stream:
-            started.set()
-            if chunk.choices:
-                received.append(chunk.choices[0].delta.content or "")
-
-    reader = threading.Thread(target=consume)
-    reader.start()
-    assert started.wait(10)
+    stream = BackgroundStream(client, "a b c d")
+    stream.start()
     begin = time.monotonic()
     service.process.send_signal(signal.SIGTERM)
-    reader.join(timeout=15)
+    text = stream.join(timeout=15)
     code = service.process.wait(timeout=15)
     assert code == 0
     assert time.monotonic() - begin < 8, "shutdown stays within the graceful timeout"
-    assert "".join(received).endswith("a b c d"), "the open stream finished"
+    assert text.endswith("a b c d"), "the open stream finished"
     output = service.process.stdout.read() if service.process.stdout else ""
     assert '"message":"draining: readiness is now 503"' in output

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import tarfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.conftest import Renderer
-from tests.helpers import question_choices, questions, require_tool, run
+from tests.helpers import BackgroundStream, question_choices, questions, require_tool, run
 from tests.imagebuild import BaseImages, build_image, buildah, image_config, pinned_images
 
 pytestmark = pytest.mark.slow
@@ -347,24 +346,11 @@ def _check_service(container: str, config: dict[str, Any], scratch: Path) -> Non
         assert health.returncode == 0, health.stderr
 
         # SIGTERM while a stream is open: the stream finishes, then the process exits 0.
-        received: list[str] = []
-        started = threading.Event()
-
-        def consume() -> None:
-            for chunk in client.chat.completions.create(
-                model="fake-model", messages=[{"role": "user", "content": "a b c d e f"}],
-                stream=True,
-            ):  # fmt: skip
-                started.set()
-                if chunk.choices:
-                    received.append(chunk.choices[0].delta.content or "")
-
-        reader = threading.Thread(target=consume)
-        reader.start()
-        assert started.wait(10)
+        open_stream = BackgroundStream(client, "a b c d e f")
+        open_stream.start()
         begin = time.monotonic()
         os.kill(service.service_pid(), signal.SIGTERM)
-        reader.join(timeout=bound + 5)
+        text = open_stream.join(timeout=bound + 5)
         code = service.process.wait(timeout=bound + 10)
         elapsed = time.monotonic() - begin
     finally:
@@ -372,7 +358,7 @@ def _check_service(container: str, config: dict[str, Any], scratch: Path) -> Non
     output = service.output()
     assert code == 0, f"exit {code}:\n{output}"
     assert elapsed < bound, f"stopped after {elapsed:.1f} s, bound {bound} s"
-    assert "".join(received).endswith("a b c d e f"), "the open stream finished"
+    assert text.endswith("a b c d e f"), "the open stream finished"
     assert "draining" in output
 
 
