@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -107,3 +108,19 @@ def test_unknown_route_is_a_404_in_openai_shape(client: TestClient) -> None:
     response = client.get("/v1/nothing-here", headers=AUTH)
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found_error"
+
+
+def test_openapi_documents_the_request_body_and_every_reference_resolves(
+    client: TestClient,
+) -> None:
+    document = client.get("/openapi.json").json()
+    operation = document["paths"][CHAT]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert operation["requestBody"]["required"] is True
+    assert {"model", "messages", "stream", "max_tokens"} <= set(schema["properties"])
+    assert schema["required"] == ["messages"]
+    assert operation["security"] == [{"HTTPBearer": []}]
+    for reference in re.findall(r'"\$ref": "#/([^"]+)"', json.dumps(document)):
+        node = document
+        for part in reference.split("/"):
+            node = node[part]

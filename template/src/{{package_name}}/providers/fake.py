@@ -56,14 +56,10 @@ class FakeProvider:
         self._faults = faults if faults is not None and faults.kind != "none" else None
         self._calls = itertools.count(1)
 
-    def _words(self, request: CompletionRequest) -> tuple[list[str], str, int]:
+    def _reply(self, request: CompletionRequest) -> tuple[_Reply, int]:
         last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
-        words = _reply(last_user, self._reply_tokens)
-        finish_reason = "stop"
-        if len(words) > request.max_tokens:
-            words, finish_reason = words[: request.max_tokens], "length"
         prompt_tokens = sum(len(m.content.split()) for m in request.messages)
-        return list(words), finish_reason, prompt_tokens
+        return _reply(last_user, self._reply_tokens, request.max_tokens), prompt_tokens
 
     def _fault_for_this_call(self) -> Faults | None:
         faults = self._faults
@@ -76,14 +72,15 @@ class FakeProvider:
         faults = self._fault_for_this_call()
         if faults is not None:
             await _misbehave(faults)
-        words, finish_reason, prompt_tokens = self._words(request)
-        usage = TokenUsage(prompt_tokens=prompt_tokens, completion_tokens=len(words))
-        return Completion(text=" ".join(words), finish_reason=finish_reason, usage=usage)
+        reply, prompt_tokens = self._reply(request)
+        usage = TokenUsage(prompt_tokens=prompt_tokens, completion_tokens=len(reply.words))
+        return Completion(text=reply.text, finish_reason=reply.finish_reason, usage=usage)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         """Yield the reply a word at a time."""
         faults = self._fault_for_this_call()
-        words, finish_reason, prompt_tokens = self._words(request)
+        reply, prompt_tokens = self._reply(request)
+        words = reply.words
         for index, word in enumerate(words):
             if faults is not None and index == faults.after_chunks:
                 await _misbehave(faults)
@@ -91,19 +88,29 @@ class FakeProvider:
                 await asyncio.sleep(self._chunk_delay)
             yield Chunk(text=word if index == 0 else f" {word}")
         usage = TokenUsage(prompt_tokens=prompt_tokens, completion_tokens=len(words))
-        yield Chunk(finish_reason=finish_reason, usage=usage)
+        yield Chunk(finish_reason=reply.finish_reason, usage=usage)
 
     async def aclose(self) -> None:
         """Nothing to release."""
 
 
+@dataclass(frozen=True)
+class _Reply:
+    words: tuple[str, ...]
+    text: str
+    finish_reason: str
+
+
 @functools.lru_cache(maxsize=256)
-def _reply(last_user: str, length: int) -> tuple[str, ...]:
-    """Return the words of the reply (cached: load tests send the same prompts again)."""
+def _reply(last_user: str, length: int, max_tokens: int) -> _Reply:
+    """Return the reply to a prompt (cached: load tests send the same prompts again)."""
     words = [*_PREFIX.split(), *last_user.split()]
     if length:
         words = list(itertools.islice(itertools.cycle(words), length))
-    return tuple(words)
+    finish_reason = "stop"
+    if len(words) > max_tokens:
+        words, finish_reason = words[:max_tokens], "length"
+    return _Reply(tuple(words), " ".join(words), finish_reason)
 
 
 async def _misbehave(faults: Faults) -> None:
