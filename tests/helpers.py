@@ -254,7 +254,6 @@ PACKAGE = "my_genai_service"
 OLD_DOCSTRING = '    """Liveness: the process serves requests."""'
 NEW_DOCSTRING = '    """Liveness: the process is up; no dependency is checked."""'
 _MIGRATION = """
-_migrations:
   - version: v1.1.0
     when: "{{ _stage == 'before' }}"
     command: "test ! -f .env.example || git mv .env.example .env.sample"
@@ -284,11 +283,17 @@ def _release_v1_1(template: Path) -> None:
     (tpl / "src" / "{{package_name}}" / "py.typed").unlink()
     (tpl / ".env.example").rename(tpl / ".env.sample")
     pyproject = tpl / "pyproject.toml.jinja"
-    text = pyproject.read_text()
-    new_dependency = '  "cachetools>=5.5",\n  "fastapi>=0.115",'
-    pyproject.write_text(text.replace('  "fastapi>=0.115",', new_dependency))
+    dependency = '  "cachetools>=5.5",'
+    pyproject.write_text(_insert_after(pyproject.read_text(), "dependencies = [", dependency))
     config = template / "copier.yml"
-    config.write_text(config.read_text() + _MIGRATION)
+    config.write_text(_insert_after(config.read_text(), "_migrations:", _MIGRATION.strip("\n")))
+
+
+def _insert_after(text: str, anchor_line: str, addition: str) -> str:
+    """Insert lines after the one line that is ``anchor_line``; fail if it is not there."""
+    lines = text.splitlines(keepends=True)
+    (index,) = [i for i, line in enumerate(lines) if line.rstrip("\n") == anchor_line]
+    return "".join([*lines[: index + 1], addition + "\n", *lines[index + 1 :]])
 
 
 def two_release_template(repo: Path) -> Path:

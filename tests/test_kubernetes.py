@@ -101,7 +101,7 @@ def manifest_sets(project: Path) -> dict[str, list[Manifest]]:
     if _answer(project, "kubernetes") == "kustomize":
         overlays = project / "deploy" / "kustomize" / "overlays"
         return {env: _kustomize(overlays / env) for env in ENVIRONMENTS}
-    files = sorted((project / "deploy" / "kubernetes").glob("*.yaml"))
+    files = sorted((project / "deploy" / "manifests").glob("*.yaml"))
     return {"manifests": [doc for f in files for doc in load_yaml_documents(f.read_text())]}
 
 
@@ -155,7 +155,7 @@ def test_layout_follows_the_answers(project: Path) -> None:
     kubernetes = _answer(project, "kubernetes")
     deploy = project / "deploy"
     assert (deploy / "kustomize").is_dir() == (kubernetes == "kustomize")
-    assert (deploy / "kubernetes").is_dir() == (kubernetes == "manifests")
+    assert (deploy / "manifests").is_dir() == (kubernetes == "manifests")
     assert (deploy / "argocd").is_dir() == (_answer(project, "gitops") == "argocd")
     assert (deploy / "README.md").is_file()
     if kubernetes == "kustomize":
@@ -522,7 +522,7 @@ def _normalized(objects: list[Manifest]) -> dict[tuple[str, str], Manifest]:
 def test_plain_manifests_match_the_kustomize_base(
     rendered: Renderer, answers: dict[str, Any]
 ) -> None:
-    """deploy/kubernetes holds the same objects as the kustomize base, so neither drifts."""
+    """deploy/manifests holds the same objects as the kustomize base, so neither drifts."""
     base = rendered({**answers, "kubernetes": "kustomize"}) / "deploy" / "kustomize" / "base"
     manifests = manifest_sets(rendered({**answers, "kubernetes": "manifests"}))["manifests"]
     assert _normalized(_kustomize(base)) == _normalized(manifests)

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from goldpath.cli import app
 from goldpath.commands.new import create_project
+from goldpath.project import parse_version
 from goldpath.settings import EXIT_BEHIND, EXIT_CONFLICTS
 from tests.helpers import (
     NEW_DOCSTRING,
@@ -167,7 +168,7 @@ def test_data_turns_an_artifact_off_and_on(project: Path) -> None:
     commit_all(project, "no kubernetes")
     code, _, err = invoke("update", str(project), "--trust", "--data", "kubernetes=manifests")
     assert code == 0, err
-    assert (project / "deploy" / "kubernetes").is_dir()
+    assert (project / "deploy" / "manifests").is_dir()
     assert not (project / "deploy" / "kustomize").exists()
 
 
@@ -282,3 +283,21 @@ def test_vcs_ref_older_than_current_is_refused(project: Path) -> None:
     assert code == 1
     assert "--vcs-ref v1.0.0 is older than the current template version v1.1.0" in err
     assert git(project, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("v1.1.0", "1.1.0"),
+        ("1.1.0", "1.1.0"),
+        ("v0.3.0rc1", "0.3.0rc1"),
+        ("v1.1.0-4-gabc1234", "1.1.0"),
+        ("24c7420", None),  # a commit hash, though PEP 440 would read it as 24rc7420
+        ("1234567", None),
+        ("main", None),
+        (None, None),
+    ],
+)
+def test_only_release_tags_are_versions(ref: str | None, expected: str | None) -> None:
+    version = parse_version(ref)
+    assert (str(version) if version else None) == expected

@@ -171,3 +171,23 @@ def test_verify_passes_on_every_combination(
     if answers.get("kubernetes", "kustomize") != "none":
         expected |= {"kustomize build", "kubernetes schemas"}
     assert set(rows) == expected
+
+
+def test_plain_manifests_in_the_pre_0_1_0_directory_are_still_checked(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    """A repository not yet updated past v0.1.0 keeps them in deploy/kubernetes."""
+    project = tmp_path / "service"
+    shutil.copytree(rendered({"kubernetes": "manifests"}), project)
+    (project / "deploy" / "manifests").rename(project / "deploy" / "kubernetes")
+    run(["git", "init", "--quiet"], cwd=project)
+    code, rows = _verify(project, "kubernetes schemas")
+    assert code == 0, rows
+    deployment = project / "deploy" / "kubernetes" / "30-deployment.yaml"
+    document = yaml.safe_load(deployment.read_text())
+    document["spec"]["replicaz"] = 2
+    deployment.write_text(yaml.safe_dump(document, sort_keys=False))
+    code, rows = _verify(project, "kubernetes schemas")
+    assert code == 1
+    assert rows["kubernetes schemas"]["status"] == "failed"
+    assert "replicaz" in str(rows["kubernetes schemas"]["detail"])

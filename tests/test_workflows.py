@@ -436,7 +436,7 @@ def test_kubernetes_steps_build_and_validate(
         overlays = project / "deploy" / "kustomize" / "overlays"
         assert built == sorted(f"{p.name}.yaml" for p in overlays.iterdir())
     else:
-        assert built == sorted(p.name for p in (project / "deploy" / "kubernetes").glob("*.yaml"))
+        assert built == sorted(p.name for p in (project / "deploy" / "manifests").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("combo", KUBERNETES_KINDS, ids=_ids)

@@ -22,12 +22,17 @@ __all__ = [
 ]
 
 _DESCRIBE_SUFFIX = re.compile(r"-\d+-g[0-9a-f]+$")
+_RELEASE_TAG = re.compile(r"v?\d+\.\d+")
 _CONFLICT_MARKER = re.compile(rb"^(<<<<<<< |>>>>>>> )", re.MULTILINE)
 
 
 def parse_version(ref: str | None) -> Version | None:
-    """Return the PEP 440 version of a tag or ``git describe`` output, or None."""
-    if not ref:
+    """Return the PEP 440 version of a tag or ``git describe`` output, or None.
+
+    A release tag has a dot (``v0.1.0``); an abbreviated commit hash never does, and some
+    parse as versions (``24c7420`` would be ``24rc7420``), so they are not versions here.
+    """
+    if not ref or not _RELEASE_TAG.match(ref):
         return None
     try:
         return Version(_DESCRIBE_SUFFIX.sub("", ref))

@@ -22,6 +22,8 @@ __all__ = ["CheckOutcome", "verify_project"]
 
 KUBERNETES_VERSION = "1.33"
 """Kubernetes version the manifests are validated against (strict schema)."""
+PLAIN_MANIFESTS = ("manifests", "kubernetes")
+"""Directories of plain manifests under deploy/: deploy/kubernetes before template 0.1.0."""
 
 _INSTALL = {
     "uv": "https://docs.astral.sh/uv/getting-started/installation/",
@@ -183,8 +185,8 @@ def _manifests(kubectl: str, repo: Path, problems: list[str]) -> Iterator[tuple[
                 problems.append(f"{overlay.name}: {_last(output)}")
             else:
                 yield f"overlay-{overlay.name}", output
-    plain = repo / "deploy" / "kubernetes"
-    if plain.is_dir():
+    plain = next((d for d in (repo / "deploy" / n for n in PLAIN_MANIFESTS) if d.is_dir()), None)
+    if plain is not None:
         yield "manifests", "\n---\n".join(p.read_text() for p in sorted(plain.glob("*.yaml")))
 
 
