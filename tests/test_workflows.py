@@ -526,6 +526,6 @@ def test_template_update_opens_a_pull_request_with_goldpath_from_the_template(
     assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
     script = "\n".join(step.get("run", "") for step in job["steps"])
     assert "goldpath check --json" in script
-    assert "goldpath update ." in script
+    assert "goldpath update . --trust" in script
     assert "gh pr create" in script
     assert "gh pr edit" in script
