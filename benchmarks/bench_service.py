@@ -5,8 +5,9 @@ only (``uv sync --no-dev``, as the container image does) and serves both apps wi
 same Python, the same uvicorn settings and the same JSON body. The two apps are measured
 in alternating rounds, so a shared machine slows both alike and the ratios hold:
 
-- non-streamed completions: requests/s at ``--concurrency`` keep-alive connections, and
-  p50/p99 latency one request at a time;
+- non-streamed completions: requests/s at ``--concurrency`` keep-alive connections, the
+  server's CPU time per request meanwhile (what the app costs, whatever the client
+  does), and p50/p99 latency one request at a time;
 - a 256-chunk stream: time to the first event and to ``[DONE]``;
 - process start to the first 200 from ``/readyz``;
 - resident memory idle (after start) and after the load; runtime virtualenv size.
@@ -101,6 +102,12 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _request(body: dict[str, object]) -> bytes:
     payload = json.dumps(body).encode()
     head = (
@@ -171,6 +178,7 @@ class Results:
     start_s: list[float] = field(default_factory=list)
     rss_idle_mb: list[float] = field(default_factory=list)
     rss_loaded_mb: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
     errors: int = 0
 
 
@@ -253,9 +261,13 @@ async def _streams(port: int, count: int, results: Results) -> None:
     connection.close()
 
 
-async def _measure(port: int, args: argparse.Namespace, results: Results) -> None:
+async def _measure(pid: int, port: int, args: argparse.Namespace, results: Results) -> None:
     await _latencies(port, COMPLETION, 200, results)  # warm-up
-    results.rps.append(await _throughput(port, args.concurrency, args.seconds, results))
+    cpu, start = _cpu_seconds(pid), time.perf_counter()
+    rps = await _throughput(port, args.concurrency, args.seconds, results)
+    requests = rps * (time.perf_counter() - start)
+    results.rps.append(rps)
+    results.cpu_us.append((_cpu_seconds(pid) - cpu) / requests * 1e6)
     latencies = await _latencies(port, COMPLETION, args.requests, results)
     results.latency_ms.extend(t * 1000 for t in latencies)
     await _streams(port, args.streams, results)
@@ -311,6 +323,8 @@ def _table(service: Results, bare: Results) -> list[tuple[str, float, float]]:
     median = statistics.median
     rows = [
         ("requests/s, non-streamed", median(service.rps), median(bare.rps)),
+        ("server CPU per request (us), non-streamed", median(service.cpu_us),
+         median(bare.cpu_us)),
         ("p50 latency (ms)", _p(service.latency_ms, 0.5), _p(bare.latency_ms, 0.5)),
         ("p99 latency (ms)", _p(service.latency_ms, 0.99), _p(bare.latency_ms, 0.99)),
         ("256-chunk stream: first event (ms)", median(service.first_event_ms),
@@ -364,7 +378,7 @@ def main() -> None:
                     app.results.start_s.append(started)
                     time.sleep(0.5)
                     app.results.rss_idle_mb.append(_rss_mb(process.pid))
-                    asyncio.run(_measure(port, args, app.results))
+                    asyncio.run(_measure(process.pid, port, args, app.results))
                     app.results.rss_loaded_mb.append(_rss_mb(process.pid))
         if args.project is None:
             shutil.rmtree(project, ignore_errors=True)
@@ -381,7 +395,7 @@ def main() -> None:
         print(f"| {name} | {mine:.2f} | {theirs:.2f} | {mine / theirs:.2f} |")
     print(f"| runtime venv, `uv sync --no-dev` (MB) | {venv_mb:.1f} | (same venv) | |")
     throughput = rows[0][1] / rows[0][2]
-    added_p50 = rows[1][1] - rows[1][2]
+    added_p50 = rows[2][1] - rows[2][2]
     pairs = zip(service.results.rps, bare.results.rps, strict=True)
     per_round = ", ".join(f"{mine:.0f}/{theirs:.0f}" for mine, theirs in pairs)
     print(f"\nrequests/s per round (service/bare): {per_round}")
