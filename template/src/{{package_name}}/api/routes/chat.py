@@ -40,7 +40,6 @@ from ...schemas import (
 from ...telemetry import CompletionSpan, completion_span
 from ..deps import CallerDep, Services
 
-router = APIRouter(prefix="/v1", tags=["chat"])
 logger = logging.getLogger(__name__)
 
 _MARKER = "content-goes-here"
@@ -93,12 +92,19 @@ async def _parse_body(request: Request) -> ChatCompletionRequest:
         raise RequestValidationError(errors) from None
 
 
-@router.post(
-    "/chat/completions",
-    response_model=ChatCompletion,
-    responses=_ERRORS,
-    openapi_extra=_REQUEST_BODY,  # the body is parsed by _parse_body, documented here
-)
+def add_routes(router: APIRouter) -> None:
+    """Add ``POST /v1/chat/completions`` to the app's router."""
+    router.add_api_route(
+        "/v1/chat/completions",
+        create_chat_completion,
+        methods=["POST"],
+        response_model=ChatCompletion,
+        responses=_ERRORS,
+        openapi_extra=_REQUEST_BODY,  # the body is parsed by _parse_body, documented here
+        tags=["chat"],
+    )
+
+
 async def create_chat_completion(http_request: Request, caller: CallerDep) -> Response:
     """Create a chat completion, streamed as server-sent events when ``stream`` is true."""
     body = await _parse_body(http_request)

@@ -7,10 +7,12 @@ from fastapi import APIRouter
 from ...schemas import Model, ModelList
 from ..deps import CallerDep
 
-router = APIRouter(prefix="/v1", tags=["models"])
+
+def add_routes(router: APIRouter) -> None:
+    """Add ``GET /v1/models`` to the app's router."""
+    router.add_api_route("/v1/models", list_models, methods=["GET"], tags=["models"])
 
 
-@router.get("/models")
 async def list_models(caller: CallerDep) -> ModelList:
     """List the default model of the configured provider."""
     services = caller.services
