@@ -299,7 +299,8 @@ def _service_routes(project: Path) -> set[str] | None:
     if not modules:
         return None
     text = "\n".join(path.read_text(encoding="utf-8") for path in modules)
-    return set(re.findall(r'@router\.get\("([^"]+)"', text))
+    # The paths the routes modules declare: every string literal that is a URL path.
+    return set(re.findall(r'"(/[A-Za-z0-9_{}.-][A-Za-z0-9/_{}.-]*)"', text))
 
 
 @pytest.mark.parametrize("answers", PROVIDER_ANSWERS, ids=_answers_id)
