@@ -16,6 +16,9 @@ import yaml
 __all__ = [
     "REPO_ROOT",
     "answer_combinations",
+    "answers_of",
+    "copy_template",
+    "invoke",
     "question_choices",
     "questions",
     "render",
@@ -25,6 +28,29 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_TOOLS_ENV = "GOLDPATH_REQUIRE_TOOLS"
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    """Run the goldpath CLI in-process; return its exit code, stdout and stderr."""
+    from typer.testing import CliRunner
+
+    from goldpath.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def answers_of(project: Path) -> dict[str, Any]:
+    """Return the answers file of a generated project."""
+    loaded: dict[str, Any] = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    return loaded
+
+
+def copy_template(repo: Path) -> None:
+    """Copy this template (copier.yml and template/) into ``repo``, replacing what is there."""
+    shutil.rmtree(repo / "template", ignore_errors=True)
+    shutil.copy2(REPO_ROOT / "copier.yml", repo / "copier.yml")
+    shutil.copytree(REPO_ROOT / "template", repo / "template")
 
 
 def questions() -> dict[str, dict[str, Any]]:
@@ -298,11 +324,8 @@ def _insert_after(text: str, anchor_line: str, addition: str) -> str:
 
 def two_release_template(repo: Path) -> Path:
     """Build a git repository holding this template as v1.0.0 and a scripted v1.1.0."""
-    import shutil
-
     repo.mkdir(parents=True)
-    shutil.copy2(REPO_ROOT / "copier.yml", repo / "copier.yml")
-    shutil.copytree(REPO_ROOT / "template", repo / "template")
+    copy_template(repo)
     git(repo, "init", "--quiet", "--initial-branch=main")
     commit_all(repo, "template v1.0.0")
     git(repo, "tag", "v1.0.0")

@@ -8,25 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from typer.testing import CliRunner
 
 from goldpath import __version__
-from goldpath.cli import app
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, answers_of, invoke
 
-runner = CliRunner()
 HEAD = ["--vcs-ref", "HEAD", "--template", str(REPO_ROOT)]
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def answers_of(project: Path) -> dict[str, object]:
-    loaded: dict[str, object] = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    return loaded
 
 
 def assert_one_line_error(code: int, stderr: str, fragment: str) -> None:

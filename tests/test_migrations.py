@@ -10,17 +10,22 @@ team would, is updated to v0.1.0 with the real ``_migrations`` entry of copier.y
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from goldpath.cli import app
 from goldpath.commands.new import create_project
 from goldpath.settings import EXIT_CONFLICTS
-from tests.helpers import REPO_ROOT, commit_all, git, require_tool
+from tests.helpers import (
+    REPO_ROOT,
+    answers_of,
+    commit_all,
+    copy_template,
+    git,
+    invoke,
+    require_tool,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -28,18 +33,6 @@ OLD, NEW = "deploy/kubernetes", "deploy/manifests"
 _DEPLOY = "{% if kubernetes != 'none' %}deploy{% endif %}"
 _OLD_DIR = f"{_DEPLOY}/{{% if kubernetes == 'manifests' %}}kubernetes{{% endif %}}"
 _NEW_DIR = f"{_DEPLOY}/{{% if kubernetes == 'manifests' %}}manifests{{% endif %}}"
-runner = CliRunner()
-
-
-def _copy_template(repo: Path) -> None:
-    for name in ("copier.yml", "template"):
-        target = repo / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        if (REPO_ROOT / name).is_dir():
-            shutil.copytree(REPO_ROOT / name, target)
-        else:
-            shutil.copy2(REPO_ROOT / name, target)
 
 
 def _before_v0_1_0(repo: Path) -> None:
@@ -56,11 +49,11 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Pre-release commit (untagged), then this template tagged v0.1.0."""
     repo = tmp_path_factory.mktemp("template") / "goldpath-template"
     repo.mkdir()
-    _copy_template(repo)
+    copy_template(repo)
     _before_v0_1_0(repo)
     git(repo, "init", "--quiet", "--initial-branch=main")
     commit_all(repo, "before the first release")  # untagged: copier sees 0.0.0.post1
-    _copy_template(repo)
+    copy_template(repo)
     commit_all(repo, "template v0.1.0")
     git(repo, "tag", "v0.1.0")
     return repo
@@ -76,11 +69,6 @@ def _generate(template_repo: Path, dest: Path, kubernetes: str) -> Path:
         data={"kubernetes": kubernetes},
     )
     return dest
-
-
-def _update(project: Path) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["update", str(project), "--trust"])
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_the_template_ships_the_migration_it_is_tested_with() -> None:
@@ -105,7 +93,7 @@ def test_plain_manifests_move_with_the_teams_edits_and_files(
     (old / "90-team-extra.yaml").write_text("# the team's own object\n")
     commit_all(project, "team edits to the manifests")
 
-    code, _, err = _update(project)
+    code, _, err = invoke("update", str(project), "--trust")
 
     # Copier sees a moved file as added on both sides: the edited one comes back with
     # the team's lines marked against the template's (nothing here), for them to keep.
@@ -124,7 +112,7 @@ def test_plain_manifests_move_with_the_teams_edits_and_files(
     workflow = (project / ".github" / "workflows" / "k8s.yml").read_text()
     assert f"{NEW}/" in workflow
     assert f"{OLD}/" not in workflow
-    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "v0.1.0"
+    assert answers_of(project)["_commit"] == "v0.1.0"
 
 
 def test_a_kustomize_project_is_not_touched_by_the_migration(
@@ -136,7 +124,7 @@ def test_a_kustomize_project_is_not_touched_by_the_migration(
     own.write_text("ours\n")
     commit_all(project, "our own deploy/kubernetes")
 
-    code, _, err = _update(project)
+    code, _, err = invoke("update", str(project), "--trust")
 
     assert code == 0, err
     assert own.read_text() == "ours\n"

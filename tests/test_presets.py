@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from goldpath.cli import app
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, answers_of
 
 runner = CliRunner()
 HEAD = ["--vcs-ref", "HEAD", "--template", str(REPO_ROOT), "--no-lock", "--defaults"]
@@ -27,11 +26,6 @@ def new(tmp_path: Path, *args: str) -> tuple[int, str, Path]:
     dest = tmp_path / "svc"
     result = runner.invoke(app, ["new", str(dest), *HEAD, *args])
     return result.exit_code, result.stderr, dest
-
-
-def answers_of(project: Path) -> dict[str, object]:
-    loaded: dict[str, object] = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    return loaded
 
 
 @pytest.fixture

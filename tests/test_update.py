@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from goldpath.cli import app
 from goldpath.commands.new import create_project
 from goldpath.project import parse_version
 from goldpath.settings import EXIT_BEHIND, EXIT_CONFLICTS
@@ -27,8 +25,10 @@ from tests.helpers import (
     NEW_DOCSTRING,
     OLD_DOCSTRING,
     PACKAGE,
+    answers_of,
     commit_all,
     git,
+    invoke,
     require_tool,
     run,
     two_release_template,
@@ -37,17 +37,6 @@ from tests.helpers import (
 pytestmark = pytest.mark.slow
 
 HEALTH = f"src/{PACKAGE}/api/routes/health.py"
-runner = CliRunner()
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def answers_of(project: Path) -> dict[str, object]:
-    loaded: dict[str, object] = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    return loaded
 
 
 @pytest.fixture(scope="session")
