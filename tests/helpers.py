@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +20,14 @@ __all__ = [
     "answer_combinations",
     "answers_of",
     "copy_template",
+    "free_port",
     "invoke",
     "question_choices",
     "questions",
     "render",
     "require_tool",
     "run",
+    "wait_until_ready",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +48,40 @@ def answers_of(project: Path) -> dict[str, Any]:
     """Return the answers file of a generated project."""
     loaded: dict[str, Any] = yaml.safe_load((project / ".copier-answers.yml").read_text())
     return loaded
+
+
+def free_port() -> int:
+    """Return a TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_ready(
+    process: subprocess.Popen[Any],
+    base_url: str,
+    *,
+    what: str,
+    seconds: float,
+    output: Callable[[], str],
+    give_up: Callable[[], object],
+) -> None:
+    """Poll ``base_url``/readyz until it answers 200; fail the test, with the process's
+    output, when the process exits first or ``seconds`` pass (then ``give_up`` stops it)."""
+    import httpx2 as httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited early:\n{output()}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    give_up()
+    pytest.fail(f"{what} was not ready within {seconds:.0f} s:\n{output()}")
 
 
 def copy_template(repo: Path) -> None:

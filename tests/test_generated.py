@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,7 +15,15 @@ import httpx2 as httpx
 import pytest
 
 from tests.conftest import Renderer
-from tests.helpers import PROJECT_CHECKS, REPO_ROOT, BackgroundStream, require_tool, run
+from tests.helpers import (
+    PROJECT_CHECKS,
+    REPO_ROOT,
+    BackgroundStream,
+    free_port,
+    require_tool,
+    run,
+    wait_until_ready,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -87,18 +94,11 @@ def test_plain_copier_renders_a_working_project(tmp_path: Path) -> None:
     assert " passed" in result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Service:
     """The generated service started as its container starts it, on a loopback port."""
 
     def __init__(self, project: Path, **env: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         package = next(p.name for p in (project / "src").iterdir() if p.is_dir())
         settings = {
@@ -116,18 +116,14 @@ class Service:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                output = self.process.stdout.read() if self.process.stdout else ""
-                pytest.fail(f"service exited early:\n{output}")
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()
-        pytest.fail("service did not become ready within 30 s")
+        wait_until_ready(
+            self.process,
+            self.base_url,
+            what="the service",
+            seconds=30,
+            output=lambda: self.process.stdout.read() if self.process.stdout else "",
+            give_up=self.stop,
+        )
 
     def stop(self) -> int:
         if self.process.poll() is None:

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tarfile
 import time
@@ -32,7 +31,15 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.conftest import Renderer
-from tests.helpers import BackgroundStream, question_choices, questions, require_tool, run
+from tests.helpers import (
+    BackgroundStream,
+    free_port,
+    question_choices,
+    questions,
+    require_tool,
+    run,
+    wait_until_ready,
+)
 from tests.imagebuild import BaseImages, build_image, buildah, image_config, pinned_images
 
 pytestmark = pytest.mark.slow
@@ -245,13 +252,6 @@ def _check_secret_scan(image: BuiltImage, scratch: Path) -> None:
     archive.unlink()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _descendants(pid: int) -> list[int]:
     """Every process below ``pid``, read from /proc."""
     children: dict[int, list[int]] = {}
@@ -273,7 +273,7 @@ class RunningImage:
     """The image's CMD under ``buildah run`` as its user, on the host's loopback."""
 
     def __init__(self, container: str, config: dict[str, Any], log: Path, **env: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = log
         settings = {"LLM_PROVIDER": "fake", "API_KEYS": API_KEY, "HOST": "127.0.0.1",
@@ -284,17 +284,8 @@ class RunningImage:
         with log.open("w") as out:
             self.process = subprocess.Popen([*args, container, "--", *config["Cmd"]],
                                             stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the image's CMD exited early:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        self.kill()
-        pytest.fail(f"not ready within 60 s:\n{self.output()}")
+        wait_until_ready(self.process, self.base_url, what="the image's CMD", seconds=60,
+                         output=self.output, give_up=self.kill)  # fmt: skip
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
