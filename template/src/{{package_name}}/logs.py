@@ -53,6 +53,24 @@ class JsonFormatter(logging.Formatter):
         return to_json(payload, fallback=str).decode()
 
 
+class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Write each record as one line and flush it at once, for a log collector to read.
+
+    ``StreamHandler.emit`` flushes through ``flush()``, which takes the handler's lock a
+    second time; ``handle()`` already holds it around ``emit``.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the formatted record and a newline, then flush the stream."""
+        try:
+            self.stream.write(self.format(record) + "\n")
+            self.stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
 def configure_logging(level: str) -> None:
     """Send every logger, uvicorn's included, to stdout as JSON."""
     # What the JSON lines do not carry is not collected (the logging HOWTO's
@@ -61,7 +79,7 @@ def configure_logging(level: str) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stdout)
+    handler = JsonLinesHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers = [handler]

@@ -2,14 +2,72 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 IN_FLIGHT_METRIC = "http_requests_in_flight"
 """Gauge a HorizontalPodAutoscaler scales on (through a Prometheus metrics adapter)."""
 
-_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class HttpMetrics(Collector):
+    """Requests by method, route and status, and their duration, counted per request.
+
+    Kept in plain dictionaries and turned into Prometheus metrics when scraped, through
+    prometheus_client's custom-collector interface. Its Counter and Histogram take a
+    lock and walk the buckets in Python on every update, which cost several times
+    more than this on the path of every request. Updates come from the event loop's
+    thread only (the middleware); a scrape reads copies.
+    """
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self._requests: dict[tuple[str, str, str], int] = {}
+        self._durations: dict[tuple[str, str], list[float]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count a finished request and its duration."""
+        key = (method, route, str(status))
+        self._requests[key] = self._requests.get(key, 0) + 1
+        counts = self._durations.get(key[:2])
+        if counts is None:
+            # One count per bucket, then +Inf, then the sum of the durations.
+            counts = self._durations[key[:2]] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        counts[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the metrics as a scrape sees them."""
+        requests = CounterMetricFamily(
+            "http_requests",
+            "HTTP requests by method, route template and status code.",
+            labels=["method", "route", "status"],
+        )
+        for request_labels, total in list(self._requests.items()):
+            requests.add_metric(list(request_labels), total)
+        yield requests
+        durations = HistogramMetricFamily(
+            "http_request_duration_seconds",
+            "HTTP request duration until the last byte, streams included.",
+            labels=["method", "route"],
+        )
+        for duration_labels, counts in list(self._durations.items()):
+            cumulative, buckets = 0.0, []
+            for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts[:-1], strict=True):
+                cumulative += count
+                buckets.append((_bound_text(bound), cumulative))
+            durations.add_metric(list(duration_labels), buckets, sum_value=counts[-1])
+        yield durations
+
+
+def _bound_text(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(float(bound))
 
 
 @dataclass
@@ -17,33 +75,20 @@ class Metrics:
     """The service's metrics; one instance per app so tests stay independent."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    _series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = field(
-        default_factory=dict, init=False, repr=False
-    )
+    http: HttpMetrics = field(default_factory=HttpMetrics, init=False)
     _token_series: dict[str, tuple[Counter, Counter]] = field(
         default_factory=dict, init=False, repr=False
     )
 
     def __post_init__(self) -> None:
         """Register every metric in this instance's registry."""
-        self.requests = Counter(
-            "http_requests",
-            "HTTP requests by method, route template and status code.",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "http_request_duration_seconds",
-            "HTTP request duration until the last byte, streams included.",
-            ["method", "route"],
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.in_flight = Gauge(
+        self.registry.register(self.http)
+        # The gauge reads the middleware's plain counter when /metrics is scraped.
+        Gauge(
             IN_FLIGHT_METRIC,
             "API requests being served now (probes and metrics excluded).",
             registry=self.registry,
-        )
+        ).set_function(lambda: self.http.in_flight)
         self.tokens = Counter(
             "llm_tokens",
             "Tokens used by model and type (prompt or completion).",
@@ -56,23 +101,6 @@ class Metrics:
             ["provider", "kind"],
             registry=self.registry,
         )
-
-    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count a finished request and its duration.
-
-        The labelled series are looked up once per label combination and kept: asking
-        prometheus_client for them takes a lock and validates labels on every call.
-        """
-        key = (method, route, status)
-        series = self._series.get(key)
-        if series is None:
-            series = (
-                self.requests.labels(method=method, route=route, status=str(status)),
-                self.latency.labels(method=method, route=route),
-            )
-            self._series[key] = series
-        series[0].inc()
-        series[1].observe(seconds)
 
     def count_tokens(self, model: str, *, prompt: int, completion: int) -> None:
         """Add a call's token usage."""

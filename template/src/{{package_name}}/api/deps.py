@@ -1,18 +1,15 @@
-"""Dependencies shared by the routers, as ``Annotated`` aliases."""
+"""What the routes share: the app's services, and the caller's key id."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPBearer
 
+from ..auth import ApiKeys
 from ..budget import TokenBudget
 from ..config import Settings
-from ..errors import APIError
 from ..lifecycle import Lifecycle
 from ..metrics import Metrics
 from ..providers import Provider
@@ -27,63 +24,28 @@ class Services:
     budget: TokenBudget
     metrics: Metrics
     lifecycle: Lifecycle
-    key_digests: tuple[bytes, ...]
+    api_keys: ApiKeys
+
+
+def services_of(request: Request) -> Services:
+    """Return the app's services."""
+    services: Services = request.app.state.services
+    return services
 
 
 async def get_services(request: Request) -> Services:
     """Return the app's services (``async``: FastAPI runs sync dependencies in a thread)."""
-    services: Services = request.app.state.services
-    return services
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def digest(key: str) -> bytes:
-    """Return the SHA-256 digest of a key (keys are compared and identified by digest)."""
-    return hashlib.sha256(key.encode()).digest()
+def key_id_of(request: Request) -> str:
+    """Return the id of the caller's API key (``anonymous`` with auth off).
 
-
-@dataclass(frozen=True)
-class Caller:
-    """An authenticated caller: the app's services and a non-secret id of the key."""
-
-    services: Services
-    key_id: str
-
-
-class _BearerKeyAuth(HTTPBearer):
-    """Bearer-key auth as a single dependency, documented in OpenAPI as HTTP bearer.
-
-    One dependency instead of three (scheme, services, check): each one costs FastAPI
-    tens of microseconds per request.
+    The middleware checked the key before routing (see ``auth.py``) and left its id in
+    the request's state.
     """
-
-    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
-        """Check the bearer key in constant time against every configured key."""
-        services = await get_services(request)
-        if not services.settings.auth_enabled:
-            key_id = "anonymous"
-        else:
-            credentials = await super().__call__(request)
-            presented = digest(credentials.credentials) if credentials else b""
-            matched = False
-            for candidate in services.key_digests:
-                matched |= hmac.compare_digest(candidate, presented)
-            if not matched:
-                raise APIError(
-                    401,
-                    "missing or invalid API key",
-                    type="authentication_error",
-                    code="invalid_api_key",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            key_id = presented.hex()[:12]
-        request.state.key_id = key_id
-        return Caller(services=services, key_id=key_id)
-
-
-require_api_key = _BearerKeyAuth(
-    scheme_name="HTTPBearer", auto_error=False, description="One of the keys in API_KEYS."
-)
-CallerDep = Annotated[Caller, Depends(require_api_key)]
+    key_id: str = request.state.key_id
+    return key_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 
 from ...budget import BudgetExceededError, Reservation
 from ...errors import APIError
+from ...ids import new_id
 from ...providers import (
     Chunk,
     CompletionRequest,
@@ -38,7 +38,7 @@ from ...schemas import (
     Usage,
 )
 from ...telemetry import CompletionSpan, completion_span
-from ..deps import CallerDep, Services
+from ..deps import Services, key_id_of, services_of
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +105,10 @@ def add_routes(router: APIRouter) -> None:
     )
 
 
-async def create_chat_completion(http_request: Request, caller: CallerDep) -> Response:
+async def create_chat_completion(http_request: Request) -> Response:
     """Create a chat completion, streamed as server-sent events when ``stream`` is true."""
     body = await _parse_body(http_request)
-    services, key_id = caller.services, caller.key_id
+    services, key_id = services_of(http_request), key_id_of(http_request)
     messages = [Message(role=m.role, content=m.text) for m in body.messages]
     prompt_estimate = sum(estimate_tokens(m.content) + 4 for m in messages)
     reservation = _reserve(services, key_id, body, prompt_estimate)
@@ -162,7 +162,7 @@ class _Call:
         self.reservation = reservation
         self.prompt_estimate = prompt_estimate
         self.timeout = services.settings.provider_timeout_seconds
-        self.id = f"chatcmpl-{os.urandom(16).hex()}"
+        self.id = f"chatcmpl-{new_id()}"
         self.created = int(time.time())
         self._content_frame: tuple[str, str] | None = None
 
