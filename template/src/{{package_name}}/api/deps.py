@@ -44,8 +44,8 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 def key_id_of(request: Request) -> str:
     """Return the id of the caller's API key (``anonymous`` with auth off).
 
-    The middleware checked the key before routing (see ``auth.py``) and left its id in
-    the request's state.
+    For routes under ``/v1/``: the middleware checked the key before routing (see
+    ``auth.py``) and left its id in the request's state.
     """
     key_id: str = request.state.key_id
     return key_id
