@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import AUTH, CHAT, chat_body, services_of
 
@@ -54,3 +57,29 @@ def test_request_id_is_returned_and_reused(client: TestClient) -> None:
     assert given.headers["x-request-id"] == "abc-123"
     unsafe = client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
     assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
+
+
+def test_durations_land_in_the_buckets_prometheus_expects(app: FastAPI) -> None:
+    """Bounds are inclusive (``le``), buckets cumulative, +Inf counts everything."""
+    metrics = services_of(app).metrics
+    for seconds in (0.005, 0.2, 0.2, 200.0):
+        metrics.http.observe("POST", CHAT, 200, seconds)
+    metrics.http.observe("GET", "/v1/models", 401, 0.001)
+    text = generate_latest(metrics.registry).decode()
+    samples = {
+        (sample.name, sample.labels.get("le"), sample.labels["route"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if "route" in sample.labels
+    }
+    bucket = "http_request_duration_seconds_bucket"
+    assert samples[(bucket, "0.005", CHAT)] == 1
+    assert samples[(bucket, "0.1", CHAT)] == 1
+    assert samples[(bucket, "0.25", CHAT)] == 3
+    assert samples[(bucket, "120.0", CHAT)] == 3
+    assert samples[(bucket, "+Inf", CHAT)] == 4
+    assert samples[("http_request_duration_seconds_count", None, CHAT)] == 4
+    assert samples[("http_request_duration_seconds_sum", None, CHAT)] == pytest.approx(200.405)
+    assert samples[(bucket, "0.005", "/v1/models")] == 1
+    assert samples[("http_requests_total", None, CHAT)] == 4
+    assert samples[("http_requests_total", None, "/v1/models")] == 1

@@ -14,6 +14,8 @@ IN_FLIGHT_METRIC = "http_requests_in_flight"
 """Gauge a HorizontalPodAutoscaler scales on (through a Prometheus metrics adapter)."""
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+# The ``le`` labels as prometheus_client's Histogram writes them ("1.0", "+Inf").
+_BUCKET_LABELS = (*(repr(float(bound)) for bound in LATENCY_BUCKETS), "+Inf")
 
 
 class HttpMetrics(Collector):
@@ -59,15 +61,11 @@ class HttpMetrics(Collector):
         )
         for duration_labels, counts in list(self._durations.items()):
             cumulative, buckets = 0.0, []
-            for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts[:-1], strict=True):
+            for label, count in zip(_BUCKET_LABELS, counts[:-1], strict=True):
                 cumulative += count
-                buckets.append((_bound_text(bound), cumulative))
+                buckets.append((label, cumulative))
             durations.add_metric(list(duration_labels), buckets, sum_value=counts[-1])
         yield durations
-
-
-def _bound_text(bound: float) -> str:
-    return "+Inf" if bound == float("inf") else repr(float(bound))
 
 
 @dataclass
