@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -33,13 +34,17 @@ def _sample(metrics: str, name: str) -> float:
 
 def test_metrics_count_requests_tokens_and_in_flight(client: TestClient) -> None:
     body = client.post(CHAT, json=chat_body("count these words"), headers=AUTH).json()
-    client.post(CHAT, json=chat_body(stream=True), headers=AUTH)
+    stream = chat_body(stream=True, stream_options={"include_usage": True})
+    lines = client.post(CHAT, json=stream, headers=AUTH).text.splitlines()
+    events = [line.removeprefix("data: ") for line in lines if line.startswith("data: ")]
+    streamed = json.loads(events[-2])["usage"]
     metrics = client.get("/metrics").text
     route = 'route="/v1/chat/completions"'
     assert _sample(metrics, f'http_requests_total{{method="POST",{route},status="200"}}') == 2
     assert f'http_request_duration_seconds_count{{method="POST",{route}}} 2.0' in metrics
-    prompt = _sample(metrics, 'llm_tokens_total{model="fake-model",type="prompt"}')
-    assert prompt >= body["usage"]["prompt_tokens"]
+    for kind in ("prompt", "completion"):
+        used = body["usage"][f"{kind}_tokens"] + streamed[f"{kind}_tokens"]
+        assert _sample(metrics, f'llm_tokens_total{{model="fake-model",type="{kind}"}}') == used
     assert _sample(metrics, "http_requests_in_flight") == 0
 
 

@@ -68,46 +68,59 @@ class HttpMetrics(Collector):
         yield durations
 
 
+class TokenCounts(Collector):
+    """Tokens used by model and type (prompt or completion), added per provider call.
+
+    A plain dictionary turned into ``llm_tokens_total`` when scraped, like
+    ``HttpMetrics``: a Counter series takes a lock on every update. Updates come from
+    the event loop's thread only.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, list[int]] = {}
+
+    def add(self, model: str, *, prompt: int, completion: int) -> None:
+        """Add a call's token usage."""
+        counts = self._counts.get(model)
+        if counts is None:
+            counts = self._counts[model] = [0, 0]
+        counts[0] += prompt
+        counts[1] += completion
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the counter as a scrape sees it."""
+        tokens = CounterMetricFamily(
+            "llm_tokens",
+            "Tokens used by model and type (prompt or completion).",
+            labels=["model", "type"],
+        )
+        for model, (prompt, completion) in list(self._counts.items()):
+            tokens.add_metric([model, "prompt"], prompt)
+            tokens.add_metric([model, "completion"], completion)
+        yield tokens
+
+
 @dataclass
 class Metrics:
     """The service's metrics; one instance per app so tests stay independent."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     http: HttpMetrics = field(default_factory=HttpMetrics, init=False)
-    _token_series: dict[str, tuple[Counter, Counter]] = field(
-        default_factory=dict, init=False, repr=False
-    )
+    tokens: TokenCounts = field(default_factory=TokenCounts, init=False)
 
     def __post_init__(self) -> None:
         """Register every metric in this instance's registry."""
         self.registry.register(self.http)
+        self.registry.register(self.tokens)
         # The gauge reads the middleware's plain counter when /metrics is scraped.
         Gauge(
             IN_FLIGHT_METRIC,
             "API requests being served now (probes and metrics excluded).",
             registry=self.registry,
         ).set_function(lambda: self.http.in_flight)
-        self.tokens = Counter(
-            "llm_tokens",
-            "Tokens used by model and type (prompt or completion).",
-            ["model", "type"],
-            registry=self.registry,
-        )
         self.provider_errors = Counter(
             "llm_provider_errors",
             "Failed provider calls by provider and kind (timeout, error, budget).",
             ["provider", "kind"],
             registry=self.registry,
         )
-
-    def count_tokens(self, model: str, *, prompt: int, completion: int) -> None:
-        """Add a call's token usage."""
-        series = self._token_series.get(model)
-        if series is None:
-            series = (
-                self.tokens.labels(model=model, type="prompt"),
-                self.tokens.labels(model=model, type="completion"),
-            )
-            self._token_series[model] = series
-        series[0].inc(prompt)
-        series[1].inc(completion)
