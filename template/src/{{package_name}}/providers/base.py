@@ -1,4 +1,10 @@
-"""The small interface every provider adapter implements."""
+"""The small interface every provider adapter implements.
+
+The values it passes are slotted dataclasses, not frozen ones: a frozen dataclass sets
+each field through ``object.__setattr__``, and a stream makes one ``Chunk`` per token,
+which cost about a sixth of a 256-chunk stream's time in the service. Treat them as
+values all the same; nothing in the service changes one after making it.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ class ProviderTimeoutError(ProviderError):
     """The provider did not answer in time (HTTP 504)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Message:
     """A message as providers see it."""
 
@@ -23,7 +29,7 @@ class Message:
     content: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CompletionRequest:
     """What the API asks of a provider."""
 
@@ -35,7 +41,7 @@ class CompletionRequest:
     stop: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TokenUsage:
     """Tokens a call used."""
 
@@ -48,7 +54,7 @@ class TokenUsage:
         return self.prompt_tokens + self.completion_tokens
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Completion:
     """A whole completion."""
 
@@ -57,7 +63,7 @@ class Completion:
     usage: TokenUsage
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Chunk:
     """A piece of a streamed completion; the last one carries the finish reason and usage."""
 
