@@ -43,10 +43,10 @@ class ApiKeys:
 
         The id is the first 12 hex digits of the key's digest: it names the key in logs
         and budgets without revealing it. A presented key is compared in constant time,
-        by digest, with every configured key. A key once accepted is remembered, so
-        its callers skip the digest (which cost a few percent of a short request): the
-        memo holds at most the configured keys, which the settings hold anyway, and a
-        lookup in it tells an unknown key apart from a valid one only, as the 401 does.
+        by digest, with every configured key. A key once accepted is remembered, so its
+        callers skip the digest (about 2 % of a short request): the memo holds at most
+        the configured keys, which the settings hold anyway, and a lookup in it tells an
+        unknown key apart from a valid one only, as the 401 does.
         Without required keys every caller is ``anonymous``.
         """
         if not self.required:

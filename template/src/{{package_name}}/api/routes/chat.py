@@ -197,7 +197,7 @@ class _Call:
         pydantic-core: the response models (``ChatCompletion``, ``ChatCompletionChunk``)
         document them, and the project's tests check every body against them, but
         building and validating the models again for data the service made itself cost
-        about a twentieth of a short request.
+        about a twelfth of a short request.
         """
         with completion_span(self.services.provider.name, self.request) as span:
             try:
