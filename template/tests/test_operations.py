@@ -12,6 +12,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import AUTH, CHAT, chat_body, services_of
+from .test_chat import sse_events
 
 
 def test_liveness_and_readiness(client: TestClient) -> None:
@@ -35,8 +36,7 @@ def _sample(metrics: str, name: str) -> float:
 def test_metrics_count_requests_tokens_and_in_flight(client: TestClient) -> None:
     body = client.post(CHAT, json=chat_body("count these words"), headers=AUTH).json()
     stream = chat_body(stream=True, stream_options={"include_usage": True})
-    lines = client.post(CHAT, json=stream, headers=AUTH).text.splitlines()
-    events = [line.removeprefix("data: ") for line in lines if line.startswith("data: ")]
+    events = sse_events(client.post(CHAT, json=stream, headers=AUTH).text)
     streamed = json.loads(events[-2])["usage"]
     metrics = client.get("/metrics").text
     route = 'route="/v1/chat/completions"'
