@@ -120,7 +120,7 @@ class Metrics:
         ).set_function(lambda: self.http.in_flight)
         self.provider_errors = Counter(
             "llm_provider_errors",
-            "Failed provider calls by provider and kind (timeout, error, budget).",
+            "Failed provider calls by provider and kind (timeout, error, unexpected).",
             ["provider", "kind"],
             registry=self.registry,
         )

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 _MARKER = "content-goes-here"
 _END_OF_STREAM = Chunk(finish_reason="stop")
+# The content of each stream event: for a lone string the json module's C encoder takes
+# about half the time of pydantic-core's to_json, which encodes the rest.
 _json_string = json.JSONEncoder(ensure_ascii=False).encode
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
