@@ -12,7 +12,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import tools
 from .errors import UserError
-from .settings import ANSWERS_FILE
+from .settings import ANSWERS_FILE, GIT_FALLBACK_IDENTITY, UPDATE_TRAILER
 
 __all__ = [
     "GeneratedRepo",
@@ -83,11 +83,53 @@ class GeneratedRepo:
 
     def git(self, *args: str) -> str:
         """Run git in the repository and return its output."""
-        return tools.run([tools.require("git"), *args], cwd=self.path, what=f"git {args[0]}")
+        what = "git " + next((a for a in args if not a.startswith("-") and "=" not in a), "")
+        return tools.run([tools.require("git"), *args], cwd=self.path, what=what.strip())
+
+    def status(self) -> list[str]:
+        """Return ``git status --porcelain`` lines, whatever the user's git configuration.
+
+        Untracked files are always listed one by one (``status.showUntrackedFiles=no``
+        would hide them) and submodules always count (``diff.ignoreSubmodules``).
+        """
+        output = self.git(
+            "status", "--porcelain", "--untracked-files=all", "--ignore-submodules=none"
+        )
+        return [line for line in output.splitlines() if line.strip()]
 
     def is_dirty(self) -> bool:
-        """Return whether the working tree has changes that are not committed."""
-        return bool(self.git("status", "--porcelain").strip())
+        """Return whether the working tree has changes that are not committed (untracked too)."""
+        return bool(self.status())
+
+    def commit_all(self, message: str, *, update_to: str | None = None) -> str:
+        """Commit everything in the working tree; return the new commit.
+
+        ``update_to`` marks the commit as goldpath's update to that version with a trailer,
+        so later runs can tell their own commits from a person's. Without a configured git
+        identity the commit is made as goldpath.
+        """
+        self.git("add", "--all")
+        identity: list[str] = []
+        if not tools.run_ok([tools.require("git"), "config", "user.email"], cwd=self.path):
+            name, email = GIT_FALLBACK_IDENTITY
+            identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+        trailer = ["--trailer", f"{UPDATE_TRAILER}: {update_to}"] if update_to else []
+        self.git(*identity, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", message,
+                 *trailer)  # fmt: skip
+        return self.head()
+
+    def foreign_commits(self, base: str, tip: str) -> list[str]:
+        """Return the commits in ``base..tip`` that goldpath did not make (no update trailer)."""
+        output = self.git(
+            "log", "--format=%H%x00%(trailers:key=" + UPDATE_TRAILER + ",valueonly)%x01",
+            f"{base}..{tip}",
+        )  # fmt: skip
+        foreign = []
+        for record in output.split("\x01"):
+            sha, _, trailer = record.strip().partition("\x00")
+            if sha and not trailer.strip():
+                foreign.append(sha)
+        return foreign
 
     def head(self) -> str:
         """Return the commit checked out."""

@@ -12,6 +12,7 @@ __all__ = [
     "GIT_FALLBACK_IDENTITY",
     "PRESET_ENV",
     "TEMPLATE_ENV",
+    "UPDATE_TRAILER",
     "builtin_templates",
     "default_template",
     "is_builtin_template",
@@ -34,6 +35,10 @@ ANSWERS_FILE = ".copier-answers.yml"
 
 GIT_FALLBACK_IDENTITY = ("goldpath", "goldpath@users.noreply.invalid")
 """Author of the first commit when git has no user.name/user.email configured."""
+
+UPDATE_TRAILER = "Goldpath-Update"
+"""Git trailer on every commit goldpath makes on an update branch; a commit without it is
+someone else's, and goldpath never rewrites a branch that holds one."""
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -10,10 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import tools
 from ..errors import UserError
 from ..project import GeneratedRepo, latest_version, parse_version
-from ..settings import ANSWERS_FILE, EXIT_CONFLICTS, GIT_FALLBACK_IDENTITY
+from ..settings import ANSWERS_FILE, EXIT_CONFLICTS
 
 __all__ = [
     "FleetRepo",
@@ -139,26 +138,13 @@ def _update_one(status: FleetRepo, *, trust: bool, lock: bool) -> UpdateOutcome:
             lines = result.stderr.strip().splitlines()
             detail = lines[-1].removeprefix("error: ") if lines else "goldpath update failed"
             return UpdateOutcome(status.path, "failed", detail)
-        repo.git("add", "--all")
         message = f"Update the goldpath template from {status.current} to {status.latest}"
-        identity = _identity(repo)
-        tools.run(
-            [tools.require("git"), *identity, "commit", "--quiet", "--no-verify", "-m", message],
-            cwd=repo.path,
-            what="git commit",
-        )
+        repo.commit_all(message, update_to=status.latest)
         repo.git("checkout", "--quiet", start_branch)
     except UserError as error:
         _abandon(repo, start_branch, start, branch)
         return UpdateOutcome(status.path, "failed", error.message)
     return UpdateOutcome(status.path, "updated", f"{status.current} -> {status.latest}", branch)
-
-
-def _identity(repo: GeneratedRepo) -> list[str]:
-    if tools.run_ok([tools.require("git"), "config", "user.email"], cwd=repo.path):
-        return []
-    name, email = GIT_FALLBACK_IDENTITY
-    return ["-c", f"user.name={name}", "-c", f"user.email={email}"]
 
 
 def _abandon(repo: GeneratedRepo, branch: str, commit: str, new_branch: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import tools
 from ..copier_api import copier_errors
-from ..errors import UserError
+from ..errors import DirtyTreeError, UserError
 from ..project import GeneratedRepo, conflicted_files, latest_version, parse_version
 from ..questions import check_known, coerce, read_questions
 from ..settings import is_builtin_template
@@ -60,7 +60,7 @@ def update_project(
     trust = trust or is_builtin_template(repo.template)
     uv = tools.require("uv") if lock else None
     if repo.is_dirty():
-        raise UserError(f"{repo.path} has uncommitted changes; commit or stash them first")
+        raise DirtyTreeError(repo.path)
     data = dict(data or {})
     questions = read_questions(repo.template)
     if questions is not None:
@@ -148,8 +148,7 @@ def _apply(
         repo.restore(start)
         raise
     updated = GeneratedRepo.open(repo.path)
-    status = repo.git("status", "--porcelain", "--untracked-files=all").splitlines()
-    changed = sorted({line[3:].split(" -> ")[-1] for line in status if line.strip()})
+    changed = sorted({line[3:].split(" -> ")[-1] for line in repo.status()})
     return UpdateResult(
         path=repo.path,
         from_version=repo.version,
