@@ -12,7 +12,7 @@ import pytest
 from goldpath import __version__
 from tests.helpers import REPO_ROOT, answers_of, invoke
 
-HEAD = ["--vcs-ref", "HEAD", "--template", str(REPO_ROOT)]
+HEAD = ["--vcs-ref", "HEAD", "--template", str(REPO_ROOT), "--unreleased"]
 
 
 def assert_one_line_error(code: int, stderr: str, fragment: str) -> None:

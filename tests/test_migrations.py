@@ -67,6 +67,7 @@ def _generate(template_repo: Path, dest: Path, kubernetes: str) -> Path:
         vcs_ref=git(template_repo, "rev-parse", "v0.1.0~1").strip(),
         defaults=True,
         data={"kubernetes": kubernetes},
+        unreleased=True,  # the commit before the first release has no tag
     )
     return dest
 

@@ -11,7 +11,15 @@ from goldpath.cli import app
 from tests.helpers import REPO_ROOT, answers_of
 
 runner = CliRunner()
-HEAD = ["--vcs-ref", "HEAD", "--template", str(REPO_ROOT), "--no-lock", "--defaults"]
+HEAD = [
+    "--vcs-ref",
+    "HEAD",
+    "--template",
+    str(REPO_ROOT),
+    "--unreleased",
+    "--no-lock",
+    "--defaults",
+]
 PRESET = """\
 defaults:
   owner: payments-team
@@ -82,7 +90,7 @@ def test_a_locked_answer_cannot_be_changed(
         ("defaults:\n  colour: blue\n", "unknown question 'colour'"),
         ("locked:\n  llm_provider: cohere\n", "invalid 'llm_provider': 'cohere' is not one of"),
         ("defaults:\n  daily_token_budget: lots\n", "expected a whole number"),
-        ("owner: x\n", "must be a mapping with 'defaults' and/or 'locked'"),
+        ("owner: x\n", "must be a mapping with 'template', 'defaults' and/or 'locked'"),
         ("locked:\n  aws_region: mars-1\n", "aws_region 'mars-1' must be an AWS region id"),
         ("defaults:\n  project_slug: Bad_Slug\n", "must be a DNS-1123 label"),
     ],

@@ -8,10 +8,7 @@ __all__ = ["__version__"]
 def __getattr__(name: str) -> str:
     # Looked up lazily: importlib.metadata costs tens of milliseconds at every start.
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
+        from .release import own_version
 
-        try:
-            return version("goldpath")
-        except PackageNotFoundError:  # a source tree that was never installed
-            return "0.0.0"
+        return own_version()
     raise AttributeError(name)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from .errors import UserError
-from .settings import EXIT_BEHIND, EXIT_CONFLICTS
+from .settings import EXIT_BEHIND, EXIT_CONFLICTS, EXIT_UNKNOWN
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -37,7 +37,8 @@ TemplateOption = Annotated[
         "--template",
         "-t",
         metavar="SRC",
-        help="Template path or git URL [env: GOLDPATH_TEMPLATE; default: the bundled one].",
+        help="Template path or git URL to render instead of the canonical template "
+        "[canonical: $GOLDPATH_TEMPLATE, the preset's template, or goldpath's own].",
         show_default=False,
     ),
 ]
@@ -148,11 +149,17 @@ def new(
             dir_okay=False,
         ),
     ] = None,
+    unreleased: Annotated[
+        bool,
+        typer.Option(
+            "--unreleased",
+            help="Render a template that is not a release (a dev build, an untagged commit).",
+        ),
+    ] = False,
 ) -> None:
     """Create a new GenAI service repository: render, lock, git init and first commit."""
     from .commands.new import create_project
     from .questions import parse_data_args, read_data_file
-    from .settings import default_template
 
     def body() -> None:
         answers = read_data_file(data_file) if data_file else {}
@@ -163,7 +170,7 @@ def new(
         with _Status() as status:
             result = create_project(
                 dest=dest,
-                template=template or default_template(),
+                template=template,
                 data=answers,
                 defaults=defaults,
                 vcs_ref=vcs_ref,
@@ -171,6 +178,7 @@ def new(
                 force=force,
                 trust=trust,
                 preset=preset,
+                unreleased=unreleased,
                 progress=status.update,
             )
         slug = result.answers.get("project_slug", result.path.name)
@@ -250,7 +258,7 @@ def check(
     path: PathArgument = Path("."),
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Tell whether a generated repository is behind its template (exit 4 when behind)."""
+    """Tell whether a repository is behind its template: exit 4 behind, 5 cannot tell."""
     import dataclasses
     import json
 
@@ -259,12 +267,10 @@ def check(
     result = _guarded(lambda: check_project(path=path))
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(result), indent=2))
-    elif result.behind:
-        typer.echo(f"{result.path}: behind: template {result.current}, latest {result.latest}")
     else:
-        typer.echo(f"{result.path}: current: template {result.current}")
-    if result.behind:
-        raise typer.Exit(EXIT_BEHIND)
+        typer.echo(f"{result.path}: {result.status}: {result.reason}")
+    if result.status != "current":
+        raise typer.Exit(EXIT_BEHIND if result.status == "behind" else EXIT_UNKNOWN)
 
 
 @app.command()

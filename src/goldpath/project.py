@@ -17,7 +17,6 @@ from .settings import ANSWERS_FILE, GIT_FALLBACK_IDENTITY, UPDATE_TRAILER
 __all__ = [
     "GeneratedRepo",
     "conflicted_files",
-    "latest_version",
     "parse_version",
 ]
 
@@ -139,25 +138,6 @@ class GeneratedRepo:
         """Put the working tree and index back to ``commit`` (untracked files removed)."""
         self.git("reset", "--quiet", "--hard", commit)
         self.git("clean", "--quiet", "-fd")
-
-
-def latest_version(template: str, *, include_prereleases: bool = False) -> str | None:
-    """Return the newest PEP 440 tag of a template repository (path or URL), or None."""
-    output = tools.run(
-        [tools.require("git"), "ls-remote", "--tags", "--refs", template],
-        cwd=Path.cwd(),
-        what=f"reading the tags of template {template}",
-        timeout=120,
-    )
-    best: tuple[Version, str] | None = None
-    for line in output.splitlines():
-        tag = line.rpartition("refs/tags/")[2]
-        version = parse_version(tag)
-        if version is None or (version.is_prerelease and not include_prereleases):
-            continue
-        if best is None or version > best[0]:
-            best = (version, tag)
-    return best[1] if best else None
 
 
 def conflicted_files(repo: GeneratedRepo) -> list[str]:

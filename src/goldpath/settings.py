@@ -2,33 +2,48 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 __all__ = [
     "ANSWERS_FILE",
+    "CANONICAL_TEMPLATE",
+    "DELEGATED_ENV",
     "EXIT_BEHIND",
     "EXIT_CONFLICTS",
+    "EXIT_UNKNOWN",
     "GIT_FALLBACK_IDENTITY",
     "PRESET_ENV",
     "TEMPLATE_ENV",
     "UPDATE_TRAILER",
     "builtin_templates",
-    "default_template",
     "is_builtin_template",
 ]
 
 PRESET_ENV = "GOLDPATH_PRESET"
 """Environment variable that names the organization preset when ``--preset`` is not given."""
 
+CANONICAL_TEMPLATE = "https://github.com/goldpath-dev/goldpath.git"
+"""Where goldpath's template is published: the source every generated repository records.
+
+A fork changes this one line (or sets $GOLDPATH_TEMPLATE, or ``template:`` in a preset),
+so that its own builds record, check and update against the fork.
+"""
+
 TEMPLATE_ENV = "GOLDPATH_TEMPLATE"
-"""Environment variable that names the template when ``--template`` is not given."""
+"""Environment variable naming the canonical template source (overrides the preset's)."""
+
+DELEGATED_ENV = "GOLDPATH_RELEASE_EXPECTED"
+"""Set by a goldpath that hands an update to the target release's goldpath: the release
+that goldpath must be, checked before it changes anything."""
 
 EXIT_CONFLICTS = 3
 """Exit code of ``goldpath update`` (and ``fleet update``) when conflicts are left to resolve."""
 
 EXIT_BEHIND = 4
 """Exit code of ``goldpath check`` when the repository is behind the newest template release."""
+
+EXIT_UNKNOWN = 5
+"""Exit code of ``goldpath check`` when it cannot tell (no release tags, an unreleased commit)."""
 
 ANSWERS_FILE = ".copier-answers.yml"
 """Where a generated repository records its answers and template version."""
@@ -55,19 +70,3 @@ def is_builtin_template(source: str) -> bool:
         return False
     resolved = path.resolve()
     return any(resolved == candidate.resolve() for candidate in builtin_templates())
-
-
-def default_template() -> str:
-    """Return the template to use: $GOLDPATH_TEMPLATE, this source checkout, or the bundled copy.
-
-    In a source checkout the repository root is the template (a git repository, so
-    copier records the version and can update later); an installed wheel carries a copy
-    of it under ``goldpath/_template``.
-    """
-    from_env = os.environ.get(TEMPLATE_ENV)
-    if from_env:
-        return from_env
-    checkout = _PACKAGE_DIR.parent.parent
-    if (checkout / "copier.yml").is_file() and (checkout / "template").is_dir():
-        return str(checkout)
-    return str(_PACKAGE_DIR / "_template")

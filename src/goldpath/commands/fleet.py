@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..project import GeneratedRepo, latest_version, parse_version
+from ..project import GeneratedRepo
+from ..release import ReleaseTags
 from ..settings import ANSWERS_FILE, EXIT_CONFLICTS
+from .check import standing
 
 __all__ = [
     "FleetRepo",
@@ -37,6 +39,8 @@ class FleetRepo:
     behind: bool
     dirty: bool
     error: str | None = None
+    status: str = "unknown"
+    """current, behind or unknown, as ``goldpath check`` reports it."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,9 @@ def fleet_status(roots: Iterable[Path], *, jobs: int = 4) -> list[FleetRepo]:
             repos.append(FleetRepo(str(path), "?", "?", None, False, False, error.message))
     templates = sorted({r.template for r in repos if isinstance(r, GeneratedRepo)})
 
-    def lookup(template: str) -> str | UserError | None:
+    def lookup(template: str) -> ReleaseTags | UserError:
         try:
-            return latest_version(template)
+            return ReleaseTags.read(template)
         except UserError as error:
             return error
 
@@ -85,16 +89,18 @@ def fleet_status(roots: Iterable[Path], *, jobs: int = 4) -> list[FleetRepo]:
         def one(repo: GeneratedRepo | FleetRepo) -> FleetRepo:
             if isinstance(repo, FleetRepo):
                 return repo
-            newest = latest[repo.template]
-            if isinstance(newest, UserError):
-                error = newest.message
+            tags = latest[repo.template]
+            if isinstance(tags, UserError):
+                error = tags.message
                 return FleetRepo(
                     str(repo.path), repo.template, repo.version, None, False, False, error
                 )
-            current, version = parse_version(repo.version), parse_version(newest)
-            behind = version is not None and (current is None or version > current)
-            dirty = repo.is_dirty()
-            return FleetRepo(str(repo.path), repo.template, repo.version, newest, behind, dirty)
+            found = standing(repo.version, tags)
+            behind, dirty = found.status == "behind", repo.is_dirty()
+            return FleetRepo(
+                str(repo.path), repo.template, repo.version, found.latest, behind, dirty,
+                status=found.status,
+            )  # fmt: skip
 
         return list(pool.map(one, repos))
 

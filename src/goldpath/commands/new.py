@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -18,11 +16,10 @@ from ..copier_api import copier_errors
 from ..errors import UserError
 from ..presets import load_preset
 from ..questions import check_known, coerce, read_questions
+from ..release import resolve_source
 from ..settings import ANSWERS_FILE, GIT_FALLBACK_IDENTITY, is_builtin_template
 
 __all__ = ["NewResult", "create_project"]
-
-_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|gh:|gl:)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ def _no_progress(_: str) -> None:
 def create_project(
     *,
     dest: Path,
-    template: str,
+    template: str | None = None,
     data: Mapping[str, Any] | None = None,
     defaults: bool = False,
     vcs_ref: str | None = None,
@@ -50,26 +47,41 @@ def create_project(
     force: bool = False,
     trust: bool = False,
     preset: Path | None = None,
+    unreleased: bool = False,
     progress: Callable[[str], None] = _no_progress,
 ) -> NewResult:
-    """Render ``template`` into ``dest``, write uv.lock, and make the first git commit.
+    """Render a template release into ``dest``, write uv.lock, and make the first git commit.
 
-    Everything is built in a temporary sibling of ``dest`` and moved into place only when
-    every step succeeded, so a failure or Ctrl-C never leaves a half-written project.
-    ``preset`` (or $GOLDPATH_PRESET) pre-fills and locks answers for an organization.
+    ``template`` None means the canonical template ($GOLDPATH_TEMPLATE, the preset's
+    ``template``, or goldpath's own), rendered from the copy this goldpath carries when it
+    is that release. The answers file records the canonical source and the release tag, so
+    the repository can be checked and updated from any machine. A template that is not a
+    release is refused unless ``unreleased``. Everything is built in a temporary sibling of
+    ``dest`` and moved into place only when every step succeeded, so a failure or Ctrl-C
+    never leaves a half-written project. ``preset`` (or $GOLDPATH_PRESET) pre-fills and
+    locks answers for an organization.
     """
     dest = dest.expanduser().absolute()
     data = dict(data or {})
     _check_destination(dest, force=force)
     git = tools.require("git")
     uv = tools.require("uv") if lock else None
-    _check_template(template, git=git)
+    organization = load_preset(preset)
+    source = resolve_source(
+        template,
+        vcs_ref=vcs_ref,
+        preset_template=organization.template if organization else None,
+        git=git,
+    )
+    source.allow(unreleased=unreleased)
+    template = source.render
     trust = trust or is_builtin_template(template)
     questions = read_questions(template)
     if questions is not None:
         check_known(data, questions)
         data = coerce(data, questions)
-    organization = load_preset(preset, questions=questions)
+    if organization is not None:
+        organization = organization.checked(questions)
     given = set(data)
     user_defaults: dict[str, Any] = {}
     if organization is not None:
@@ -90,9 +102,10 @@ def create_project(
                 data=data,
                 user_defaults=user_defaults,
                 defaults=defaults,
-                vcs_ref=vcs_ref,
+                vcs_ref=source.vcs_ref,
                 trust=trust,
             )
+            answers = source.record(staging / ANSWERS_FILE, answers)
         except UserError as error:
             if organization is not None and organization.mentions(error.message, but=given):
                 raise UserError(f"preset {organization.source}: {error.message}") from error
@@ -127,24 +140,6 @@ def _check_destination(dest: Path, *, force: bool) -> None:
         raise UserError(
             f"destination {dest} exists and is not empty (use --force to write into it)"
         )
-
-
-def _check_template(template: str, *, git: str) -> None:
-    if _REMOTE.match(template):
-        try:
-            tools.run(
-                [git, "ls-remote", "--exit-code", "--heads", template],
-                cwd=Path.cwd(),
-                what=f"reaching template {template}",
-                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-                timeout=60,
-            )
-        except UserError as error:
-            raise UserError(f"template {template} is unreachable: {error.message}") from error
-        return
-    path = Path(template).expanduser()
-    if not (path / "copier.yml").is_file() and not (path / "copier.yaml").is_file():
-        raise UserError(f"template {template} not found (no copier.yml there)")
 
 
 def _make_parents(parent: Path) -> list[Path]:

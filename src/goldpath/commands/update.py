@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.version import Version
+
 from .. import tools
 from ..copier_api import copier_errors
 from ..errors import DirtyTreeError, UserError
-from ..project import GeneratedRepo, conflicted_files, latest_version, parse_version
+from ..migrations import crossed_migrations
+from ..project import GeneratedRepo, conflicted_files, parse_version
 from ..questions import check_known, coerce, read_questions
-from ..settings import is_builtin_template
+from ..release import (
+    ReleaseTags,
+    canonical_template,
+    is_release_tag,
+    is_remote,
+    own_version,
+    release_tag_of,
+)
+from ..settings import CANONICAL_TEMPLATE, DELEGATED_ENV, is_builtin_template
 
 __all__ = ["UpdateResult", "update_project"]
 
@@ -56,8 +70,8 @@ def update_project(
     If anything fails midway the working tree is put back as it was; conflicts are left
     in place, marked, for the team to resolve.
     """
+    _check_expected_release()
     repo = GeneratedRepo.open(path)
-    trust = trust or is_builtin_template(repo.template)
     uv = tools.require("uv") if lock else None
     if repo.is_dirty():
         raise DirtyTreeError(repo.path)
@@ -68,9 +82,13 @@ def update_project(
         data = coerce(data, questions)
 
     progress("Looking up template versions")
-    target = vcs_ref or latest_version(repo.template)
+    tags = ReleaseTags.read(repo.template)
+    target = vcs_ref or tags.latest()
     if target is None:
-        raise UserError(f"template {repo.template} has no release tags to update to")
+        raise UserError(
+            f"template {repo.template} has no release tags to update to "
+            "(tag a release, or name a commit with --vcs-ref)"
+        )
     current = parse_version(repo.version)
     wanted = parse_version(target)
     if current is not None and wanted is not None and wanted < current:
@@ -79,6 +97,17 @@ def update_project(
         )
     if not data and wanted is not None and wanted == current and "-" not in repo.version:
         return UpdateResult(path=repo.path, from_version=repo.version, to_version=repo.version)
+    if _is_canonical(repo.template) and is_release_tag(target):
+        own = release_tag_of(own_version())
+        if own is None or Version(own) != Version(target):
+            progress(f"Running goldpath {target} for the update")
+            return _delegate(repo, target=target, commit=tags.commit_of(target), data=data,
+                             lock=lock, dry_run=dry_run, trust=trust)  # fmt: skip
+        # This goldpath is the target release: the migrations are the ones it ships.
+        trust = True
+    trust = trust or is_builtin_template(repo.template)
+    progress("Checking the migrations between the versions")
+    crossed_migrations(repo.template, current=repo.version, target=target)
 
     if not dry_run:
         return _apply(repo, target=target, data=data, uv=uv, trust=trust, progress=progress)
@@ -108,6 +137,61 @@ def update_project(
         conflicts=result.conflicts,
         locked=result.locked,
         diff=diff,
+    )
+
+
+def _is_canonical(template: str) -> bool:
+    return template in {canonical_template(), CANONICAL_TEMPLATE}
+
+
+def _check_expected_release() -> None:
+    """In a goldpath started to do an update as a given release, check that it is that release."""
+    expected = os.environ.get(DELEGATED_ENV)
+    if not expected:
+        return
+    own = own_version()
+    if release_tag_of(own) is None or Version(own) != Version(expected):
+        raise UserError(f"goldpath {own} was installed to run release {expected}, but is not it")
+
+
+def _delegate(
+    repo: GeneratedRepo,
+    *,
+    target: str,
+    commit: str,
+    data: Mapping[str, Any],
+    lock: bool,
+    dry_run: bool,
+    trust: bool,
+) -> UpdateResult:
+    """Have the target release's goldpath do the update: installed by uv from the canonical
+    source at the commit the tag points at, and checked to be that release before it acts."""
+    source = repo.template if is_remote(repo.template) else Path(repo.template).as_uri()
+    command = [tools.require("uv"), "tool", "run", "--isolated", "--from", f"git+{source}@{commit}",
+               "goldpath", "update", str(repo.path), "--vcs-ref", target, "--json"]  # fmt: skip
+    command += [f"--data={k}={v}" for k, v in data.items()]
+    command += ["--no-lock"] if not lock else []
+    command += ["--dry-run"] if dry_run else []
+    command += ["--trust"] if trust else []
+    env = {**tools.project_env(), DELEGATED_ENV: target}
+    result = subprocess.run(command, cwd=repo.path, env=env, capture_output=True, text=True,
+                            check=False, timeout=1800)  # fmt: skip
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        detail = lines[-1] if lines else f"exit code {result.returncode}"
+        raise UserError(f"goldpath {target} (installed with uv) failed: {detail}") from None
+    if "error" in report:
+        raise UserError(str(report["error"]["message"]))
+    return UpdateResult(
+        path=repo.path,
+        from_version=str(report["from_version"]),
+        to_version=str(report["to_version"]),
+        changed=list(report["changed"]),
+        conflicts=list(report["conflicts"]),
+        locked=bool(report["locked"]),
+        diff=report.get("diff"),
     )
 
 
