@@ -38,9 +38,14 @@ def test_questions_page_is_generated_from_copier_yml() -> None:
 
 def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_same_tests() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    quick_start = readme.split("## Quick start", 1)[1].split("##", 1)[0]
-    commands = re.findall(r"^\$ (.+)$", quick_start, re.M)
-    assert commands == ["uv run goldpath new ../my-service --defaults", "uv run pytest"]
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    installed, clone = quick_start.split("### In a clone of this repository", 1)
+    assert "uv tool install goldpath" in installed, "the installed-tool path comes first"
+    commands = re.findall(r"^\$ (.+)$", clone, re.M)
+    assert commands == [
+        "uv run goldpath new ../my-service --defaults --unreleased",
+        "uv run pytest",
+    ]
     ci = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(r"^uv run pytest$", ci, re.M)
     assert "GOLDPATH_REQUIRE_TOOLS=1" in ci

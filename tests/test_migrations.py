@@ -10,13 +10,14 @@ team would, is updated to v0.1.0 with the real ``_migrations`` entry of copier.y
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from goldpath.commands.new import create_project
-from goldpath.settings import EXIT_CONFLICTS
+from goldpath.settings import EXIT_CONFLICTS, EXIT_UNKNOWN
 from tests.helpers import (
     REPO_ROOT,
     answers_of,
@@ -74,9 +75,11 @@ def _generate(template_repo: Path, dest: Path, kubernetes: str) -> Path:
 
 def test_the_template_ships_the_migration_it_is_tested_with() -> None:
     config = yaml.safe_load((REPO_ROOT / "copier.yml").read_text())
-    (migration,) = [m for m in config["_migrations"] if m["version"] == "v0.1.0"]
-    assert OLD in migration["command"]
-    assert NEW in migration["command"]
+    before, after = [m for m in config["_migrations"] if m["version"] == "v0.1.0"]
+    assert "'before'" in before["when"]
+    assert f"git mv {OLD} {NEW}" in before["command"]
+    assert "'after'" in after["when"]
+    assert after["command"] == f"git reset --quiet -- {OLD} {NEW}"
     assert (REPO_ROOT / "template" / _NEW_DIR).is_dir()
     assert not (REPO_ROOT / "template" / _OLD_DIR).exists()
 
@@ -106,9 +109,13 @@ def test_plain_manifests_move_with_the_teams_edits_and_files(
         '<<<<<<< before updating\n  TEAM_SETTING: "on"\n=======\n>>>>>>> after updating\n'
     )
     assert not (project / OLD).exists()
-    status = git(project, "status", "--porcelain").splitlines()
+    # Nothing is left staged: the move is deleted and untracked files, which is what tools
+    # that collect an update from `git status` take (Renovate skips staged renames).
+    assert git(project, "diff", "--cached", "--name-only") == ""
+    status = git(project, "status", "--porcelain", "--untracked-files=all").splitlines()
     for name in [*unedited, "90-team-extra.yaml"]:
-        assert f"R  {OLD}/{name} -> {NEW}/{name}" in status, name
+        assert f" D {OLD}/{name}" in status, name
+        assert f"?? {NEW}/{name}" in status, name
     assert (project / NEW / "90-team-extra.yaml").read_text() == "# the team's own object\n"
     workflow = (project / ".github" / "workflows" / "k8s.yml").read_text()
     assert f"{NEW}/" in workflow
@@ -131,3 +138,44 @@ def test_a_kustomize_project_is_not_touched_by_the_migration(
     assert own.read_text() == "ours\n"
     assert not (project / NEW).exists()
     assert (project / "deploy" / "kustomize" / "base").is_dir()
+
+
+@pytest.fixture(scope="module")
+def untagged_repo(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same two commits with no release tag at all: the migration exists, untagged."""
+    repo = tmp_path_factory.mktemp("untagged") / "goldpath-template"
+    git(template_repo.parent, "clone", "--quiet", str(template_repo), str(repo))
+    git(repo, "tag", "--delete", "v0.1.0")
+    return repo
+
+
+def test_check_cannot_tell_without_release_tags(untagged_repo: Path, tmp_path: Path) -> None:
+    project = _generate(untagged_repo, tmp_path / "service", "manifests")
+    code, out, _ = invoke("check", str(project), "--json")
+    assert code == EXIT_UNKNOWN
+    report = json.loads(out)
+    assert (report["status"], report["latest"], report["behind"]) == ("unknown", None, False)
+    assert "has no release tags" in report["reason"]
+
+
+def test_an_update_that_would_skip_a_migration_is_refused(
+    untagged_repo: Path,
+    tmp_path: Path,
+) -> None:
+    """Both ends untagged: copier sees 0.0.0.post1 -> 0.0.0.post2 and would not run the
+    v0.1.0 migration, so the team's edited manifest would be deleted, not moved."""
+    project = _generate(untagged_repo, tmp_path / "service", "manifests")
+    configmap = project / OLD / "20-configmap.yaml"
+    configmap.write_text(configmap.read_text() + '  TEAM_SETTING: "on"\n')
+    commit_all(project, "team edits to the manifests")
+    head = git(project, "rev-parse", "HEAD")
+
+    code, _, err = invoke("update", str(project), "--trust", "--vcs-ref", "HEAD")
+
+    assert code == 1
+    assert err.count("error:") == 1
+    assert "crosses the migration v0.1.0, which copier would not run" in err
+    assert "tag v0.1.0 in the template, then update to it" in err
+    assert 'TEAM_SETTING: "on"' in configmap.read_text()
+    assert git(project, "rev-parse", "HEAD") == head
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
