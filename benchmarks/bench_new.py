@@ -39,7 +39,7 @@ def main() -> None:
     commands: dict[str, Callable[[Path], list[str]]] = {
         "goldpath new --defaults --no-lock": lambda dst: [
             str(BIN / "goldpath"), "new", str(dst), "--defaults", "--no-lock",
-            "--template", template, "--vcs-ref", "HEAD",
+            "--template", template, "--vcs-ref", "HEAD", "--unreleased",
         ],
         "copier copy --defaults": lambda dst: [
             str(BIN / "copier"), "copy", "--quiet", "--defaults",

@@ -12,7 +12,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import tools
 from .errors import UserError
-from .settings import ANSWERS_FILE, GIT_FALLBACK_IDENTITY, UPDATE_TRAILER
+from .settings import ANSWERS_FILE, CANONICAL_TEMPLATE, GIT_FALLBACK_IDENTITY, UPDATE_TRAILER
 
 __all__ = [
     "GeneratedRepo",
@@ -61,6 +61,17 @@ class GeneratedRepo:
             raise UserError(f"{ANSWERS_FILE} is not valid YAML: {error}") from error
         if not isinstance(answers, dict):
             raise UserError(f"{ANSWERS_FILE} must hold a mapping of answers")
+        source = answers.get("_src_path")
+        if (
+            isinstance(source, str)
+            and Path(source).name == "_template"
+            and not answers.get("_commit")
+        ):
+            raise UserError(
+                f"{ANSWERS_FILE} names an installed copy of the template ({source}) and no "
+                f"release: set _src_path to {CANONICAL_TEMPLATE} and _commit to the release "
+                "it was generated from, and commit"
+            )
         for key in ("_src_path", "_commit"):
             if not isinstance(answers.get(key), str) or not answers[key]:
                 raise UserError(f"{ANSWERS_FILE} has no {key}: it was edited into an invalid state")
