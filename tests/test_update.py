@@ -26,6 +26,7 @@ from tests.helpers import (
     OLD_DOCSTRING,
     PACKAGE,
     answers_of,
+    assert_one_line_error,
     commit_all,
     git,
     invoke,
@@ -196,6 +197,20 @@ def test_failure_midway_puts_the_tree_back(project: Path, monkeypatch: pytest.Mo
     assert "uv lock failed: no network" in err
     assert git(project, "status", "--porcelain") == ""
     assert git(project, "rev-parse", "HEAD") == head
+    assert answers_of(project)["_commit"] == "v1.0.0"
+
+
+def test_untracked_file_counts_even_when_git_is_told_to_hide_it(project: Path) -> None:
+    """``status.showUntrackedFiles no`` once let the update run and its rollback delete it."""
+    git(project, "config", "status.showUntrackedFiles", "no")
+    notes = project / "notes.txt"
+    notes.write_text("not committed yet\n")
+    head = git(project, "rev-parse", "HEAD")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert_one_line_error(code, err, "has uncommitted changes; commit or stash them first")
+    assert notes.read_text() == "not committed yet\n"
+    assert git(project, "rev-parse", "HEAD") == head
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == "?? notes.txt\n"
     assert answers_of(project)["_commit"] == "v1.0.0"
 
 
