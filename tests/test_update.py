@@ -22,9 +22,11 @@ from goldpath.commands.new import create_project
 from goldpath.project import parse_version
 from goldpath.settings import EXIT_BEHIND, EXIT_CONFLICTS
 from tests.helpers import (
+    GIT_NO_ACCESS,
     NEW_DOCSTRING,
     OLD_DOCSTRING,
     PACKAGE,
+    UV_NO_SOLUTION,
     answers_of,
     assert_one_line_error,
     commit_all,
@@ -32,6 +34,8 @@ from tests.helpers import (
     invoke,
     require_tool,
     run,
+    small_template,
+    stand_in,
     two_release_template,
 )
 
@@ -212,6 +216,65 @@ def test_untracked_file_counts_even_when_git_is_told_to_hide_it(project: Path) -
     assert git(project, "rev-parse", "HEAD") == head
     assert git(project, "status", "--porcelain", "--untracked-files=all") == "?? notes.txt\n"
     assert answers_of(project)["_commit"] == "v1.0.0"
+
+
+def _on_path(monkeypatch: pytest.MonkeyPatch, bin_dir: Path) -> None:
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_uv_failure_names_its_error_not_its_hint(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project.parent / "uv-output").write_text(UV_NO_SOLUTION)
+    stand_in(project.parent / "bin", "uv", f"cat '{project.parent / 'uv-output'}' >&2\nexit 1\n")
+    _on_path(monkeypatch, project.parent / "bin")
+    head = git(project, "rev-parse", "HEAD")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert_one_line_error(
+        code, err, "uv lock failed: No solution found when resolving dependencies for split"
+    )
+    assert "hint" not in err
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "rev-parse", "HEAD") == head
+
+
+def test_git_failure_names_its_fatal_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_git = shutil.which("git")
+    (project.parent / "git-output").write_text(GIT_NO_ACCESS)
+    stand_in(
+        project.parent / "bin",
+        "git",
+        f"[ \"$1\" = ls-remote ] && {{ cat '{project.parent / 'git-output'}' >&2; exit 128; }}\n"
+        f'exec {real_git} "$@"\n',
+    )
+    _on_path(monkeypatch, project.parent / "bin")
+    head = git(project, "rev-parse", "HEAD")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert_one_line_error(code, err, "failed: Could not read from remote repository.")
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "rev-parse", "HEAD") == head
+
+
+@pytest.fixture
+def small_project(tmp_path: Path) -> Path:
+    """A project generated at v1.0.0 from a two-file template whose v1.1.0 is broken:
+    a Jinja syntax error on line 3 of README.md.jinja."""
+    template = small_template(
+        tmp_path / "template", {"README.md.jinja": "# {{ name }}\n\n{{ name | }}\n"}
+    )
+    dest = tmp_path / "project"
+    create_project(dest=dest, template=str(template), vcs_ref="v1.0.0", defaults=True, lock=False)
+    return dest
+
+
+def test_jinja_syntax_error_in_the_template_is_one_line(small_project: Path) -> None:
+    head = git(small_project, "rev-parse", "HEAD")
+    for extra in ([], ["--dry-run"]):
+        code, _, err = invoke("update", str(small_project), "--no-lock", *extra)
+        assert_one_line_error(code, err, "template error in README.md.jinja, line 3: ")
+        assert git(small_project, "status", "--porcelain", "--untracked-files=all") == ""
+        assert git(small_project, "rev-parse", "HEAD") == head
+    assert answers_of(small_project)["_commit"] == "v1.0.0"
 
 
 def test_dry_run_shows_the_diff_and_touches_nothing(project: Path) -> None:
