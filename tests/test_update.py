@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -275,6 +277,49 @@ def test_jinja_syntax_error_in_the_template_is_one_line(small_project: Path) -> 
         assert git(small_project, "status", "--porcelain", "--untracked-files=all") == ""
         assert git(small_project, "rev-parse", "HEAD") == head
     assert answers_of(small_project)["_commit"] == "v1.0.0"
+
+
+def test_json_reports_the_result_and_the_conflicts(project: Path) -> None:
+    health = project / HEALTH
+    health.write_text(health.read_text().replace(OLD_DOCSTRING, '    """Liveness, our way."""'))
+    commit_all(project, "our docstring")
+    code, out, _ = invoke("update", str(project), "--trust", "--no-lock", "--json")
+    assert code == EXIT_CONFLICTS
+    result = json.loads(out)
+    assert result["path"] == str(project)
+    assert (result["from_version"], result["to_version"]) == ("v1.0.0", "v1.1.0")
+    assert result["conflicts"] == [HEALTH]
+    assert "docs/runbook.md" in result["changed"]
+    assert result["up_to_date"] is False
+    assert result["locked"] is False
+
+
+def test_json_reports_an_error_by_its_type(project: Path) -> None:
+    (project / "README.md").write_text("work in progress\n")
+    code, out, err = invoke("update", str(project), "--trust", "--json")
+    assert_one_line_error(code, err, "has uncommitted changes")
+    assert json.loads(out) == {
+        "error": {
+            "type": "DirtyTreeError",
+            "message": f"{project} has uncommitted changes; commit or stash them first",
+        }
+    }
+
+
+def test_json_stdout_holds_only_json_when_a_template_task_prints(tmp_path: Path) -> None:
+    template = small_template(
+        tmp_path / "template",
+        {"copier.yml": "name:\n  type: str\n  default: demo\n_tasks:\n  - echo task says hi\n"},
+    )
+    dest = tmp_path / "project"
+    create_project(dest=dest, template=str(template), vcs_ref="v1.0.0", defaults=True, lock=False)
+    command = [sys.executable, "-m", "goldpath", "update", str(dest), "--json", "--trust"]
+    result = subprocess.run(
+        [*command, "--no-lock"], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["to_version"] == "v1.1.0"
+    assert "task says hi" in result.stderr
 
 
 def test_dry_run_shows_the_diff_and_touches_nothing(project: Path) -> None:
