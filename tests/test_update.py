@@ -273,7 +273,12 @@ def test_jinja_syntax_error_in_the_template_is_one_line(small_project: Path) -> 
     head = git(small_project, "rev-parse", "HEAD")
     for extra in ([], ["--dry-run"]):
         code, _, err = invoke("update", str(small_project), "--no-lock", *extra)
-        assert_one_line_error(code, err, "template error in README.md.jinja, line 3: ")
+        assert_one_line_error(
+            code,
+            err,
+            "template error in README.md.jinja, line 3: "
+            "expected token 'name', got 'end of print statement'",
+        )
         assert git(small_project, "status", "--porcelain", "--untracked-files=all") == ""
         assert git(small_project, "rev-parse", "HEAD") == head
     assert answers_of(small_project)["_commit"] == "v1.0.0"
