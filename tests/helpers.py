@@ -419,3 +419,81 @@ class BackgroundStream:
         """Wait for the stream to end; return the text it carried."""
         self._thread.join(timeout=timeout)
         return "".join(self.received)
+
+
+# --- one-line errors, stand-in programs and tiny templates, for the error-path tests -----
+
+__all__ += [
+    "GIT_NO_ACCESS",
+    "UV_NO_SOLUTION",
+    "assert_one_line_error",
+    "build_file_tree",
+    "small_template",
+    "stand_in",
+]
+
+# What uv lock and git ls-remote print when they fail: the reason first, asides after.
+UV_NO_SOLUTION = """\
+  \u00d7 No solution found when resolving dependencies for split (python_full_version >= '3.13'):
+  \u2570\u2500\u25b6 Because only cachetools<=5.5.2 is available and your project depends on
+      cachetools>=99, we can conclude that your project's requirements are unsatisfiable.
+
+      hint: While the active Python version is 3.12, the resolution failed for other Python
+      versions supported by your project. Consider limiting your project's supported Python
+      versions using `requires-python`.
+"""
+GIT_NO_ACCESS = """\
+git@github.com: Permission denied (publickey).
+fatal: Could not read from remote repository.
+
+Please make sure you have the correct access rights
+and the repository exists.
+"""
+
+
+def assert_one_line_error(code: int, stderr: str, fragment: str) -> None:
+    """Assert exit 1 and exactly one ``error:`` line holding ``fragment``, no traceback."""
+    assert code == 1, stderr
+    lines = stderr.strip().splitlines()
+    assert len([line for line in lines if not line.startswith("warning:")]) == 1, stderr
+    assert lines[-1].startswith("error: ")
+    assert fragment in lines[-1], lines[-1]
+    assert "Traceback" not in stderr
+
+
+def stand_in(bin_dir: Path, name: str, script: str) -> Path:
+    """Write an executable shell script ``name`` into ``bin_dir`` (put it first on PATH)."""
+    bin_dir.mkdir(exist_ok=True)
+    path = bin_dir / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return path
+
+
+def build_file_tree(root: Path, files: Mapping[str, str]) -> None:
+    """Write files (relative path -> text) under ``root``, as copier's tests do."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+_SMALL_TEMPLATE = {
+    "copier.yml": "name:\n  type: str\n  default: demo\n  help: The project's name.\n",
+    "{{ _copier_conf.answers_file }}.jinja": "{{ _copier_answers|to_nice_yaml }}",
+    "README.md.jinja": "# {{ name }}\n",
+}
+
+
+def small_template(repo: Path, *releases: Mapping[str, str]) -> Path:
+    """Build a git repository with a two-file copier template (README.md, the answers file)
+    tagged v1.0.0, then each of ``releases`` (files to write) as v1.1.0, v1.2.0, ..."""
+    build_file_tree(repo, _SMALL_TEMPLATE)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    commit_all(repo, "v1.0.0")
+    git(repo, "tag", "v1.0.0")
+    for minor, files in enumerate(releases, start=1):
+        build_file_tree(repo, files)
+        commit_all(repo, f"v1.{minor}.0")
+        git(repo, "tag", f"v1.{minor}.0")
+    return repo

@@ -10,18 +10,9 @@ from pathlib import Path
 import pytest
 
 from goldpath import __version__
-from tests.helpers import REPO_ROOT, answers_of, invoke
+from tests.helpers import REPO_ROOT, answers_of, assert_one_line_error, invoke
 
 HEAD = ["--vcs-ref", "HEAD", "--template", str(REPO_ROOT), "--unreleased"]
-
-
-def assert_one_line_error(code: int, stderr: str, fragment: str) -> None:
-    assert code == 1
-    lines = stderr.strip().splitlines()
-    assert len([line for line in lines if not line.startswith("warning:")]) == 1, stderr
-    assert lines[-1].startswith("error: ")
-    assert fragment in lines[-1], lines[-1]
-    assert "Traceback" not in stderr
 
 
 def test_version_and_help() -> None:

@@ -13,7 +13,8 @@ from tests.helpers import REPO_ROOT, require_tool, run
 def _fragment() -> str:
     page = (REPO_ROOT / "docs" / "updating.md").read_text(encoding="utf-8")
     section = page.split("## Renovate instead", 1)[1].split("\n## ", 1)[0]
-    (block,) = re.findall(r"```json\n(.*?)```", section, re.S)
+    blocks: list[str] = re.findall(r"```json\n(.*?)```", section, re.S)
+    (block,) = blocks
     return block
 
 

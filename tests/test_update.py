@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -22,15 +24,20 @@ from goldpath.commands.new import create_project
 from goldpath.project import parse_version
 from goldpath.settings import EXIT_BEHIND, EXIT_CONFLICTS
 from tests.helpers import (
+    GIT_NO_ACCESS,
     NEW_DOCSTRING,
     OLD_DOCSTRING,
     PACKAGE,
+    UV_NO_SOLUTION,
     answers_of,
+    assert_one_line_error,
     commit_all,
     git,
     invoke,
     require_tool,
     run,
+    small_template,
+    stand_in,
     two_release_template,
 )
 
@@ -197,6 +204,127 @@ def test_failure_midway_puts_the_tree_back(project: Path, monkeypatch: pytest.Mo
     assert git(project, "status", "--porcelain") == ""
     assert git(project, "rev-parse", "HEAD") == head
     assert answers_of(project)["_commit"] == "v1.0.0"
+
+
+def test_untracked_file_counts_even_when_git_is_told_to_hide_it(project: Path) -> None:
+    """``status.showUntrackedFiles no`` once let the update run and its rollback delete it."""
+    git(project, "config", "status.showUntrackedFiles", "no")
+    notes = project / "notes.txt"
+    notes.write_text("not committed yet\n")
+    head = git(project, "rev-parse", "HEAD")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert_one_line_error(code, err, "has uncommitted changes; commit or stash them first")
+    assert notes.read_text() == "not committed yet\n"
+    assert git(project, "rev-parse", "HEAD") == head
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == "?? notes.txt\n"
+    assert answers_of(project)["_commit"] == "v1.0.0"
+
+
+def _on_path(monkeypatch: pytest.MonkeyPatch, bin_dir: Path) -> None:
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_uv_failure_names_its_error_not_its_hint(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project.parent / "uv-output").write_text(UV_NO_SOLUTION)
+    stand_in(project.parent / "bin", "uv", f"cat '{project.parent / 'uv-output'}' >&2\nexit 1\n")
+    _on_path(monkeypatch, project.parent / "bin")
+    head = git(project, "rev-parse", "HEAD")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert_one_line_error(
+        code, err, "uv lock failed: No solution found when resolving dependencies for split"
+    )
+    assert "hint" not in err
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "rev-parse", "HEAD") == head
+
+
+def test_git_failure_names_its_fatal_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_git = shutil.which("git")
+    (project.parent / "git-output").write_text(GIT_NO_ACCESS)
+    stand_in(
+        project.parent / "bin",
+        "git",
+        f"[ \"$1\" = ls-remote ] && {{ cat '{project.parent / 'git-output'}' >&2; exit 128; }}\n"
+        f'exec {real_git} "$@"\n',
+    )
+    _on_path(monkeypatch, project.parent / "bin")
+    head = git(project, "rev-parse", "HEAD")
+    code, _, err = invoke("update", str(project), "--trust")
+    assert_one_line_error(code, err, "failed: Could not read from remote repository.")
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "rev-parse", "HEAD") == head
+
+
+@pytest.fixture
+def small_project(tmp_path: Path) -> Path:
+    """A project generated at v1.0.0 from a two-file template whose v1.1.0 is broken:
+    a Jinja syntax error on line 3 of README.md.jinja."""
+    template = small_template(
+        tmp_path / "template", {"README.md.jinja": "# {{ name }}\n\n{{ name | }}\n"}
+    )
+    dest = tmp_path / "project"
+    create_project(dest=dest, template=str(template), vcs_ref="v1.0.0", defaults=True, lock=False)
+    return dest
+
+
+def test_jinja_syntax_error_in_the_template_is_one_line(small_project: Path) -> None:
+    head = git(small_project, "rev-parse", "HEAD")
+    for extra in ([], ["--dry-run"]):
+        code, _, err = invoke("update", str(small_project), "--no-lock", *extra)
+        assert_one_line_error(
+            code,
+            err,
+            "template error in README.md.jinja, line 3: "
+            "expected token 'name', got 'end of print statement'",
+        )
+        assert git(small_project, "status", "--porcelain", "--untracked-files=all") == ""
+        assert git(small_project, "rev-parse", "HEAD") == head
+    assert answers_of(small_project)["_commit"] == "v1.0.0"
+
+
+def test_json_reports_the_result_and_the_conflicts(project: Path) -> None:
+    health = project / HEALTH
+    health.write_text(health.read_text().replace(OLD_DOCSTRING, '    """Liveness, our way."""'))
+    commit_all(project, "our docstring")
+    code, out, _ = invoke("update", str(project), "--trust", "--no-lock", "--json")
+    assert code == EXIT_CONFLICTS
+    result = json.loads(out)
+    assert result["path"] == str(project)
+    assert (result["from_version"], result["to_version"]) == ("v1.0.0", "v1.1.0")
+    assert result["conflicts"] == [HEALTH]
+    assert "docs/runbook.md" in result["changed"]
+    assert result["up_to_date"] is False
+    assert result["locked"] is False
+
+
+def test_json_reports_an_error_by_its_type(project: Path) -> None:
+    (project / "README.md").write_text("work in progress\n")
+    code, out, err = invoke("update", str(project), "--trust", "--json")
+    assert_one_line_error(code, err, "has uncommitted changes")
+    assert json.loads(out) == {
+        "error": {
+            "type": "DirtyTreeError",
+            "message": f"{project} has uncommitted changes; commit or stash them first",
+        }
+    }
+
+
+def test_json_stdout_holds_only_json_when_a_template_task_prints(tmp_path: Path) -> None:
+    template = small_template(
+        tmp_path / "template",
+        {"copier.yml": "name:\n  type: str\n  default: demo\n_tasks:\n  - echo task says hi\n"},
+    )
+    dest = tmp_path / "project"
+    create_project(dest=dest, template=str(template), vcs_ref="v1.0.0", defaults=True, lock=False)
+    command = [sys.executable, "-m", "goldpath", "update", str(dest), "--json", "--trust"]
+    result = subprocess.run(
+        [*command, "--no-lock"], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["to_version"] == "v1.1.0"
+    assert "task says hi" in result.stderr
 
 
 def test_dry_run_shows_the_diff_and_touches_nothing(project: Path) -> None:

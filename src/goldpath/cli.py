@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from .errors import UserError
+from .errors import AbortedError, UserError
 from .settings import EXIT_BEHIND, EXIT_CONFLICTS, EXIT_UNKNOWN
 
 if TYPE_CHECKING:
@@ -104,24 +106,59 @@ def _err(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
 
 
-def _guarded(action: Callable[[], T]) -> T:
+def _guarded(action: Callable[[], T], *, as_json: bool = False) -> T:
     """Run a command body: user errors print one line and exit 1; Ctrl-C says aborted.
 
     Warnings (copier's included) are shown as one ``warning:`` line each, before any error.
+    With ``as_json`` the error is also printed on stdout as
+    ``{"error": {"type": <error class>, "message": ...}}`` for the program that runs us.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
             return action()
         except UserError as error:
-            message = error.message
+            failure = error
         except KeyboardInterrupt:
-            message = "aborted"
+            failure = AbortedError()
         finally:
             for warning in caught:
                 typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)
-    _err(message)
+    if as_json:
+        _echo_json({"error": {"type": type(failure).__name__, "message": failure.message}})
+    _err(failure.message)
     raise typer.Exit(1)
+
+
+def _echo_json(data: object) -> None:
+    import json
+
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(enabled: bool) -> Iterator[None]:
+    """Send what a command body writes to stdout (a template task's output, too) to stderr.
+
+    With ``--json``, stdout then carries nothing but the JSON document.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    try:
+        saved: int | None = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:
+        saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 @app.command()
@@ -208,13 +245,19 @@ def update(
     ] = False,
     lock: LockOption = True,
     trust: TrustOption = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the result (or the error) as JSON on stdout."),
+    ] = False,
 ) -> None:
     """Update a generated repository to the newest template release, keeping your changes."""
+    import dataclasses
+
     from .commands.update import update_project
     from .questions import parse_data_args
 
     def body() -> int:
-        with _Status() as status:
+        with _stdout_to_stderr(as_json), _Status() as status:
             result = update_project(
                 path=path,
                 vcs_ref=vcs_ref,
@@ -224,6 +267,10 @@ def update(
                 trust=trust,
                 progress=status.update,
             )
+        code = EXIT_CONFLICTS if result.conflicts else 0
+        if as_json:
+            _echo_json({**dataclasses.asdict(result), "up_to_date": result.up_to_date})
+            return code
         if result.diff is not None:
             typer.echo(result.diff, nl=False)
         if result.up_to_date:
@@ -243,12 +290,12 @@ def update(
                     "Resolve the <<<<<<< markers, run 'uv lock', review with 'git diff', commit.",
                     err=True,
                 )
-            return EXIT_CONFLICTS
+            return code
         if not dry_run:
             typer.echo("Review with 'git diff', then commit.")
         return 0
 
-    code = _guarded(body)
+    code = _guarded(body, as_json=as_json)
     if code:
         raise typer.Exit(code)
 

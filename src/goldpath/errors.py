@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DirtyTreeError", "GoldpathError", "UserError"]
+__all__ = [
+    "AbortedError",
+    "DirtyTreeError",
+    "GoldpathError",
+    "TemplateRenderError",
+    "ToolError",
+    "UserError",
+]
 
 
 class GoldpathError(Exception):
@@ -23,9 +30,42 @@ class UserError(GoldpathError):
         self.message = message
 
 
+class AbortedError(UserError):
+    """The user pressed Ctrl-C (or interrupted a prompt)."""
+
+    def __init__(self) -> None:
+        super().__init__("aborted")
+
+
 class DirtyTreeError(UserError):
     """The repository has uncommitted changes (untracked files included)."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(f"{path} has uncommitted changes; commit or stash them first")
         self.path = path
+
+
+class ToolError(UserError):
+    """An external program (git, uv) failed; ``detail`` is the line that says why."""
+
+    def __init__(self, what: str, detail: str, *, returncode: int | None = None) -> None:
+        super().__init__(f"{what} failed: {detail}")
+        self.what = what
+        self.detail = detail
+        self.returncode = returncode
+
+
+class TemplateRenderError(UserError):
+    """The template itself is broken: Jinja could not parse or render one of its files.
+
+    ``file`` is relative to the template's root and ``line`` is the line in that file,
+    when Jinja knows them.
+    """
+
+    def __init__(self, detail: str, *, file: str | None = None, line: int | None = None) -> None:
+        where = f" in {file}" if file else ""
+        where += f"{',' if file else ' at'} line {line}" if line is not None else ""
+        super().__init__(f"template error{where}: {detail}")
+        self.detail = detail
+        self.file = file
+        self.line = line

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .errors import UserError
+from .errors import ToolError, UserError
 
-__all__ = ["project_env", "require", "run", "run_ok"]
+__all__ = ["error_line", "project_env", "require", "run", "run_ok"]
 
 _INSTALL_HINTS = {
     "git": "install git from https://git-scm.com/downloads",
@@ -63,7 +64,7 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: float = 900,
 ) -> str:
-    """Run a program; on failure raise a one-line error with its last line of output."""
+    """Run a program; on failure raise a ``ToolError`` with the line that says why."""
     try:
         result = subprocess.run(
             list(args),
@@ -75,12 +76,34 @@ def run(
             check=False,
         )
     except subprocess.TimeoutExpired as error:
-        raise UserError(f"{what} took longer than {timeout:.0f}s and was stopped") from error
+        raise ToolError(what, f"stopped after {timeout:.0f}s") from error
     if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        detail = lines[-1] if lines else f"exit code {result.returncode}"
-        raise UserError(f"{what} failed: {detail}")
+        detail = error_line(result.stderr) or error_line(result.stdout)
+        raise ToolError(
+            what, detail or f"exit code {result.returncode}", returncode=result.returncode
+        )
     return result.stdout
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# git's and uv's error lines; uv also marks an error with a cross (U+00D7) bullet.
+_ERROR_PREFIX = re.compile(r"^(?:(?:error|fatal):|\u00d7)\s*", re.IGNORECASE)
+_ASIDE_PREFIX = re.compile(r"^(?:hint|help|note|warning|caused by):", re.IGNORECASE)
+
+
+def error_line(output: str) -> str | None:
+    """Return the line of a failed program's output that says what went wrong, or None.
+
+    The last line is often an aside: uv ends with ``hint: ...``, git with ``and the
+    repository exists.``. So: the first ``error:``/``fatal:`` line (uv's and git's, or
+    uv's cross bullet), else the first non-empty line that is not a hint or a warning.
+    """
+    lines = [_ANSI.sub("", line).strip() for line in output.splitlines()]
+    lines = [line for line in lines if line]
+    chosen = next((line for line in lines if _ERROR_PREFIX.match(line)), None)
+    if chosen is None:
+        chosen = next((line for line in lines if not _ASIDE_PREFIX.match(line)), None)
+    return _ERROR_PREFIX.sub("", chosen) if chosen else None
 
 
 def run_ok(args: Sequence[str], *, cwd: Path) -> bool:

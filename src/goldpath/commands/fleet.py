@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,8 +10,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..errors import UserError
+from .. import errors, tools
+from ..errors import DirtyTreeError, UserError
 from ..project import GeneratedRepo
 from ..release import ReleaseTags
 from ..settings import ANSWERS_FILE, EXIT_CONFLICTS
@@ -130,32 +133,78 @@ def _update_one(status: FleetRepo, *, trust: bool, lock: bool) -> UpdateOutcome:
     start = repo.head()
     branch = f"goldpath/update-{status.latest}"
     try:
+        if repo.git("for-each-ref", "--format=%(refname)", f"refs/heads/{branch}").strip():
+            foreign = repo.foreign_commits(start, branch)
+            if foreign:
+                count = f"{len(foreign)} commit" + ("s" if len(foreign) > 1 else "")
+                detail = f"{branch} holds {count} goldpath did not make"
+                return UpdateOutcome(status.path, "skipped", detail)
         repo.git("checkout", "--quiet", "-B", branch)
-        command = [sys.executable, "-m", "goldpath", "update", status.path]
-        command += ["--trust"] if trust else []
-        command += [] if lock else ["--no-lock"]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode == EXIT_CONFLICTS:
-            files = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
+    except UserError as error:
+        return UpdateOutcome(status.path, "failed", error.message)
+    try:
+        result = _run_update(status.path, trust=trust, lock=lock)
+        if isinstance(result, _Failure):
+            # A refusal (a tree that got dirty after the status) touched nothing: no restore.
+            if issubclass(result.kind, DirtyTreeError):
+                _abandon(repo, start_branch, start, branch, restore=False)
+                return UpdateOutcome(status.path, "skipped", "uncommitted changes")
             _abandon(repo, start_branch, start, branch)
-            return UpdateOutcome(status.path, "conflicted", ", ".join(files))
-        if result.returncode != 0:
+            return UpdateOutcome(status.path, "failed", result.message)
+        conflicts = [str(name) for name in result["conflicts"]]
+        if conflicts or result["up_to_date"]:
             _abandon(repo, start_branch, start, branch)
-            lines = result.stderr.strip().splitlines()
-            detail = lines[-1].removeprefix("error: ") if lines else "goldpath update failed"
-            return UpdateOutcome(status.path, "failed", detail)
-        message = f"Update the goldpath template from {status.current} to {status.latest}"
-        repo.commit_all(message, update_to=status.latest)
+            if conflicts:
+                return UpdateOutcome(status.path, "conflicted", ", ".join(conflicts))
+            return UpdateOutcome(status.path, "skipped", f"current ({result['to_version']})")
+        old, new = result["from_version"], result["to_version"]
+        repo.commit_all(f"Update the goldpath template from {old} to {new}", update_to=new)
         repo.git("checkout", "--quiet", start_branch)
     except UserError as error:
         _abandon(repo, start_branch, start, branch)
         return UpdateOutcome(status.path, "failed", error.message)
-    return UpdateOutcome(status.path, "updated", f"{status.current} -> {status.latest}", branch)
+    return UpdateOutcome(status.path, "updated", f"{old} -> {new}", branch)
 
 
-def _abandon(repo: GeneratedRepo, branch: str, commit: str, new_branch: str) -> None:
+@dataclass(frozen=True)
+class _Failure:
+    """An error ``goldpath update --json`` reported: its class in errors.py, its line."""
+
+    kind: type[UserError]
+    message: str
+
+
+def _run_update(path: str, *, trust: bool, lock: bool) -> dict[str, Any] | _Failure:
+    """Run ``goldpath update PATH --json`` in its own process; return its result or error.
+
+    The error's type name is looked up in errors.py, so outcomes are told apart by class
+    (a subclass counts), never by message.
+    """
+    command = [sys.executable, "-m", "goldpath", "update", path, "--json"]
+    command += ["--trust"] if trust else []
+    command += [] if lock else ["--no-lock"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        data = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        detail = tools.error_line(result.stderr) or f"exit code {result.returncode}"
+        return _Failure(UserError, f"goldpath update gave no result: {detail}")
+    if "error" not in data:
+        return data
+    kind = getattr(errors, str(data["error"]["type"]), None)
+    if not (isinstance(kind, type) and issubclass(kind, UserError)):
+        kind = UserError
+    return _Failure(kind, str(data["error"]["message"]))
+
+
+def _abandon(
+    repo: GeneratedRepo, branch: str, commit: str, new_branch: str, *, restore: bool = True
+) -> None:
     """Put the repository back on its branch and drop the update branch."""
-    repo.restore(commit)
+    if restore:
+        repo.restore(commit)
     repo.git("checkout", "--quiet", branch)
     repo.git("branch", "--quiet", "-D", new_branch)
 
