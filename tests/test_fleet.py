@@ -72,13 +72,15 @@ def test_status_lists_every_generated_repository(fleet: Path) -> None:
         "clean", "conflicting", "dirty", "with-notes",
     }  # fmt: skip
     assert {name for name, r in repos.items() if r["dirty"]} == {"dirty"}
+    assert {r["status"] for name, r in repos.items() if name != "current"} == {"behind"}
+    assert repos["current"]["status"] == "current"
     assert repos["current"]["current"] == "v1.1.0"
     assert all(r["latest"] == "v1.1.0" for r in repos.values())
 
     table = runner.invoke(app, ["fleet", "status", str(fleet)])
     assert table.exit_code == 0
     assert table.stdout.splitlines()[0].split() == [
-        "path", "template", "current", "latest", "behind", "dirty",
+        "path", "template", "current", "latest", "status", "dirty",
     ]  # fmt: skip
     assert len(table.stdout.splitlines()) == 6
 

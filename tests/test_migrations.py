@@ -38,6 +38,10 @@ _NEW_DIR = f"{_DEPLOY}/{{% if kubernetes == 'manifests' %}}manifests{{% endif %}
 
 def _before_v0_1_0(repo: Path) -> None:
     """Turn the copied template back into its state before v0.1.0."""
+    config = repo / "copier.yml"
+    text = config.read_text()
+    start, end = text.index("\n_migrations:"), text.index("\n# --- computed values")
+    config.write_text(text[:start] + "\n_migrations: []\n" + text[end:])  # none before v0.1.0
     template = repo / "template"
     (template / _NEW_DIR).rename(template / _OLD_DIR)
     for path in template.rglob("*"):
@@ -65,7 +69,7 @@ def _generate(template_repo: Path, dest: Path, kubernetes: str) -> Path:
     create_project(
         dest=dest,
         template=str(template_repo),
-        vcs_ref=git(template_repo, "rev-parse", "v0.1.0~1").strip(),
+        vcs_ref=git(template_repo, "rev-parse", "main~1").strip(),
         defaults=True,
         data={"kubernetes": kubernetes},
         unreleased=True,  # the commit before the first release has no tag

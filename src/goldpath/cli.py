@@ -381,7 +381,7 @@ def _table(rows: list[list[str]]) -> None:
 def fleet_status_command(
     roots: RootsArgument, as_json: JsonOption = False, jobs: JobsOption = 4
 ) -> None:
-    """Show every generated repository under ROOTS: template, versions, behind, dirty."""
+    """Show every generated repository under ROOTS: template, versions, status, dirty."""
     import dataclasses
     import json
 
@@ -394,13 +394,13 @@ def fleet_status_command(
     if not repos:
         typer.echo("no generated repositories found")
         return
-    rows = [["path", "template", "current", "latest", "behind", "dirty"]]
+    rows = [["path", "template", "current", "latest", "status", "dirty"]]
     for r in repos:
         if r.error:
             rows.append([r.path, "error:", r.error, "", "", ""])
             continue
-        flags = ["yes" if r.behind else "no", "yes" if r.dirty else "no"]
-        rows.append([r.path, r.template, r.current, r.latest or "-", *flags])
+        dirty = "yes" if r.dirty else "no"
+        rows.append([r.path, r.template, r.current, r.latest or "-", r.status, dirty])
     _table(rows)
 
 
