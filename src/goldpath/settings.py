@@ -7,11 +7,14 @@ from pathlib import Path
 
 __all__ = [
     "ANSWERS_FILE",
+    "APP_ID_VARIABLE",
+    "APP_KEY_SECRET",
     "EXIT_BEHIND",
     "EXIT_CONFLICTS",
     "GIT_FALLBACK_IDENTITY",
     "PRESET_ENV",
     "TEMPLATE_ENV",
+    "UPDATE_BRANCH",
     "UPDATE_TRAILER",
     "builtin_templates",
     "default_template",
@@ -39,6 +42,15 @@ GIT_FALLBACK_IDENTITY = ("goldpath", "goldpath@users.noreply.invalid")
 UPDATE_TRAILER = "Goldpath-Update"
 """Git trailer on every commit goldpath makes on an update branch; a commit without it is
 someone else's, and goldpath never rewrites a branch that holds one."""
+
+UPDATE_BRANCH = "goldpath/template-update"
+"""Branch of the template-update pull request (``goldpath update-pr``)."""
+
+APP_ID_VARIABLE = "GOLDPATH_APP_ID"
+"""Repository variable the template-update workflow reads the GitHub App's ID from."""
+
+APP_KEY_SECRET = "GOLDPATH_APP_PRIVATE_KEY"  # noqa: S105 (the name, not a key)
+"""Repository secret holding that GitHub App's private key."""
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
