@@ -58,12 +58,18 @@ if args[:2] == ["pr", "view"]:
     print(answer.read_text())
 elif args[:2] == ["pr", "create"]:
     print("https://github.com/acme/service/pull/7")
+elif args[:2] == ["pr", "comment"]:
+    answer = Path(os.environ["FAKE_GH_PR"])
+    pull = json.loads(answer.read_text())
+    pull.setdefault("comments", []).append({{"body": entry["body"]}})
+    answer.write_text(json.dumps(pull))
 """
 
 
 @dataclass(frozen=True)
 class FakeGh:
-    """The stand-in gh: what it was asked, and the pull request it reports."""
+    """The stand-in gh: what it was asked, and the pull request it reports (comments
+    posted with ``gh pr comment`` included, as GitHub would)."""
 
     log: Path
     pull_request: Path
@@ -201,6 +207,7 @@ def test_a_second_run_refreshes_the_open_pull_request(project: Path, gh: FakeGh)
     assert result["status"] == "refreshed"
     assert result["pull_request"] == 7
     assert result["pushed"] is False  # the branch already holds this very update
+    assert result["commit"] == first
     assert _remote_branch(project) == first
     assert gh.commands() == [["pr", "view"], ["pr", "create"], ["pr", "view"], ["pr", "edit"]]
     assert gh.only("pr", "edit")["args"][2] == "7"
@@ -251,6 +258,13 @@ def test_a_persons_commit_on_the_branch_is_never_overwritten(
     assert "Merge or close this pull request" in comment["body"]
     assert ["pr", "edit"] not in gh.commands()
     _assert_back_on_main(project, head)
+
+    # Next week, the same release: said once is enough.
+    code, out, err = invoke("update-pr", str(project), "--trust", "--json")
+    assert code == 0, err
+    assert json.loads(out)["commented"] is False
+    assert gh.commands().count(["pr", "comment"]) == 1
+    assert _remote_branch(project) == theirs
 
 
 @pytest.mark.slow

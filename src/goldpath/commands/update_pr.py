@@ -58,6 +58,7 @@ class UpdatePrResult:
 class _PullRequest:
     number: int
     state: str  # OPEN, CLOSED, MERGED
+    comments: tuple[str, ...] = ()
 
 
 def _no_progress(_: str) -> None:
@@ -129,32 +130,17 @@ def update_pull_request(
             from_version=repo.version, to_version=repo.version,
         )  # fmt: skip
 
-    pushed = False
-    if remote_sha is None or not _same_update(repo, remote_sha, commit, base_sha):
+    # The body first: a template whose changelog cannot be read stops before the push.
+    changes = _changelog_sections(repo.template, vcs_ref or update.to_version, update)
+    body = pull_request_body(update, branch=branch, changes=changes)
+    pushed = remote_sha is None or not _same_update(repo, remote_sha, commit, base_sha)
+    if pushed:
         progress(f"Pushing {branch}")
         lease = f"--force-with-lease=refs/heads/{branch}:{remote_sha or ''}"
         repo.git("push", "--quiet", lease, remote, f"{commit}:refs/heads/{branch}")
-        pushed = True
-
     progress("Opening or refreshing the pull request")
-    changes = _changelog_sections(repo.template, vcs_ref or update.to_version, update)
     title = f"Update the goldpath template to {update.to_version}"
-    body = pull_request_body(update, branch=branch, changes=changes)
-    existing = _view_pull_request(repo, branch)
-    with tempfile.TemporaryDirectory(prefix="goldpath-pr-") as tmp:
-        body_file = Path(tmp) / "body.md"
-        body_file.write_text(body, encoding="utf-8")
-        if existing is not None and existing.state == "OPEN":
-            _gh(repo, "pr", "edit", str(existing.number), "--title", title,
-                "--body-file", str(body_file))  # fmt: skip
-            status: PullRequestStatus = "refreshed"
-            number: int | None = existing.number
-        else:
-            output = _gh(repo, "pr", "create", "--base", base, "--head", branch,
-                         "--title", title, "--body-file", str(body_file))  # fmt: skip
-            status = "opened"
-            match = _PULL_URL.search(output)
-            number = int(match["number"]) if match else None
+    status, number = _open_or_refresh(repo, branch=branch, base=base, title=title, body=body)
     return UpdatePrResult(
         path=str(repo.path),
         status=status,
@@ -162,11 +148,29 @@ def update_pull_request(
         base=base,
         from_version=update.from_version,
         to_version=update.to_version,
-        commit=commit,
+        commit=commit if pushed else remote_sha,
         pushed=pushed,
         pull_request=number,
         conflicts=update.conflicts,
     )
+
+
+def _open_or_refresh(
+    repo: GeneratedRepo, *, branch: str, base: str, title: str, body: str
+) -> tuple[PullRequestStatus, int | None]:
+    """Edit the branch's open pull request, or create one; return what and its number."""
+    existing = _view_pull_request(repo, branch)
+    with tempfile.TemporaryDirectory(prefix="goldpath-pr-") as tmp:
+        body_file = Path(tmp) / "body.md"
+        body_file.write_text(body, encoding="utf-8")
+        if existing is not None and existing.state == "OPEN":
+            _gh(repo, "pr", "edit", str(existing.number), "--title", title,
+                "--body-file", str(body_file))  # fmt: skip
+            return "refreshed", existing.number
+        output = _gh(repo, "pr", "create", "--base", base, "--head", branch,
+                     "--title", title, "--body-file", str(body_file))  # fmt: skip
+    match = _PULL_URL.search(output)
+    return "opened", int(match["number"]) if match else None
 
 
 def _check_running_release(tag: str) -> None:
@@ -223,10 +227,12 @@ def _leave_alone(
     existing = _view_pull_request(repo, branch)
     on_branch = _branch_version(repo, remote_sha)
     commented = False
-    # Once per release: a branch already at the release has been told everything.
-    if existing is not None and existing.state == "OPEN" and on_branch != release:
+    # Once per release: the comment carries a marker the next run finds.
+    marker = f"<!-- goldpath update-pr: {release} -->"
+    told = existing is not None and any(marker in text for text in existing.comments)
+    if existing is not None and existing.state == "OPEN" and on_branch != release and not told:
         comment = (
-            f"Template release `{release}` is available (this pull request brings "
+            f"{marker}\nTemplate release `{release}` is available (this pull request brings "
             f"`{on_branch or 'an earlier version'}`). `{branch}` has commits goldpath did not "
             f"make ({', '.join(sha[:12] for sha in foreign)}), so it was left as is. Merge or "
             "close this pull request (and delete the branch); the next run opens a fresh one."
@@ -380,7 +386,7 @@ def _view_pull_request(repo: GeneratedRepo, branch: str) -> _PullRequest | None:
     """Return the pull request of ``branch`` (the newest, any state), or None."""
     gh = tools.require("gh")
     result = subprocess.run(
-        [gh, "pr", "view", branch, "--json", "state,number"],
+        [gh, "pr", "view", branch, "--json", "state,number,comments"],
         cwd=repo.path, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if result.returncode != 0:
@@ -391,6 +397,7 @@ def _view_pull_request(repo: GeneratedRepo, branch: str) -> _PullRequest | None:
         raise UserError(f"gh pr view failed: {lines[-1] if lines else result.returncode}")
     try:
         data = json.loads(result.stdout)
-        return _PullRequest(number=int(data["number"]), state=str(data["state"]))
-    except (ValueError, KeyError, TypeError) as error:
+        comments = tuple(str(c.get("body", "")) for c in data.get("comments") or ())
+        return _PullRequest(int(data["number"]), str(data["state"]), comments)
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise UserError(f"gh pr view printed no pull request: {result.stdout.strip()}") from error
