@@ -306,9 +306,13 @@ def dockerfile_env(path: Path) -> dict[str, str]:
 # --- a throwaway template with two releases, for update tests and benchmarks -------------
 
 __all__ += [
+    "CHANGELOG_UNRELEASED",
+    "CHANGELOG_V1_0",
+    "CHANGELOG_V1_1",
     "NEW_DOCSTRING",
     "OLD_DOCSTRING",
     "PACKAGE",
+    "WORKFLOW_CHANGE",
     "commit_all",
     "git",
     "two_release_template",
@@ -360,14 +364,38 @@ def _insert_after(text: str, anchor_line: str, addition: str) -> str:
     return "".join([*lines[: index + 1], addition + "\n", *lines[index + 1 :]])
 
 
-def two_release_template(repo: Path) -> Path:
-    """Build a git repository holding this template as v1.0.0 and a scripted v1.1.0."""
+CHANGELOG_V1_0 = "## v1.0.0 (2026-01-05)\n\n- First release: the service, its tests, CI.\n"
+CHANGELOG_V1_1 = (
+    "## v1.1.0 (2026-02-02)\n\n### Changed\n\n- The liveness docstring says no dependency "
+    "is checked.\n- `.env.example` is now `.env.sample` (a migration renames it).\n"
+)
+CHANGELOG_UNRELEASED = "## Unreleased\n\n- Something still in review.\n"
+WORKFLOW_CHANGE = "# Changed in template v1.1.0.\n"
+
+
+def two_release_template(
+    repo: Path, *, changelog: bool = False, workflow_change: bool = False
+) -> Path:
+    """Build a git repository holding this template as v1.0.0 and a scripted v1.1.0.
+
+    ``changelog`` adds a CHANGELOG.md with an entry per release (and an Unreleased one in
+    v1.1.0); ``workflow_change`` makes v1.1.0 change the generated ci.yml workflow too.
+    """
     repo.mkdir(parents=True)
     copy_template(repo)
+    if changelog:
+        (repo / "CHANGELOG.md").write_text(f"# Changelog\n\n{CHANGELOG_V1_0}")
     git(repo, "init", "--quiet", "--initial-branch=main")
     commit_all(repo, "template v1.0.0")
     git(repo, "tag", "v1.0.0")
     _release_v1_1(repo)
+    if changelog:
+        (repo / "CHANGELOG.md").write_text(
+            f"# Changelog\n\n{CHANGELOG_UNRELEASED}\n{CHANGELOG_V1_1}\n{CHANGELOG_V1_0}"
+        )
+    if workflow_change:
+        ci = repo / "template" / ".github" / "workflows" / "ci.yml.jinja"
+        ci.write_text(ci.read_text() + WORKFLOW_CHANGE)
     commit_all(repo, "template v1.1.0")
     git(repo, "tag", "v1.1.0")
     return repo

@@ -204,7 +204,10 @@ def test_permissions_are_empty_at_the_top_and_granted_per_job(project: Path) -> 
                 )
                 assert allowed, f"{name}/{job_name} writes {writes}"
                 assert writes == {"contents", "pull-requests"}
-            assert "environment" not in job or "id-token" in grants
+            # An environment guards the OIDC jobs, and the GitHub App's key of template-update.
+            if "environment" in job and "id-token" not in grants:
+                assert (name, job_name) == ("template-update.yml", "update")
+                assert job["environment"] == "template-update"
 
 
 def test_checkouts_keep_no_credentials_and_runs_hold_no_expressions(project: Path) -> None:
@@ -224,8 +227,18 @@ def test_checkouts_keep_no_credentials_and_runs_hold_no_expressions(project: Pat
             if uses.startswith("aws-actions/configure-aws-credentials@"):
                 assert step["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
                 assert not {"aws-access-key-id", "aws-secret-access-key"} & set(step["with"])
+        # The one stored secret: the optional GitHub App's key, read by the action that
+        # turns it into a token, in the job whose environment holds it.
+        secrets = {
+            (job_name, step.get("uses", "").split("@")[0], key)
+            for job_name, step in _steps(workflow)
+            for key, value in step.get("with", {}).items()
+            if "secrets." in str(value)
+        }
+        app_key = ("update", "actions/create-github-app-token", "private-key")
+        assert secrets <= ({app_key} if name == "template-update.yml" else set()), name
         text = yaml.safe_dump(workflow)
-        assert "secrets." not in text, f"{name} needs no stored secret"
+        assert text.count("secrets.") == len(secrets), f"{name} reads a secret elsewhere"
 
 
 def test_run_scripts_pass_shellcheck(project: Path, tmp_path: Path) -> None:
@@ -508,24 +521,73 @@ def test_docs_cover_every_pinned_action_and_the_setup() -> None:
         assert match
         assert f"`{match['action']}`" in page, f"docs/github-actions.md omits {match['action']}"
     claims = ("token.actions.githubusercontent.com:aud", "token.actions.githubusercontent.com:sub")
-    for needle in (*claims, "StringEquals", "exclude-newer", "DEPLOY_ENABLED", "AWS_ROLE_ARN"):
+    needles = (*claims, "StringEquals", "exclude-newer", "DEPLOY_ENABLED", "AWS_ROLE_ARN",
+               "GOLDPATH_APP_ID", "GOLDPATH_APP_PRIVATE_KEY")  # fmt: skip
+    for needle in needles:
         assert needle in page, f"docs/github-actions.md omits {needle}"
 
 
-def test_template_update_opens_a_pull_request_with_goldpath_from_the_template(
+def test_template_update_runs_the_releases_own_goldpath_on_a_pull_request_branch(
     project: Path,
 ) -> None:
-    """Weekly and on demand; goldpath check, then goldpath update, then a pull request."""
+    """Weekly and on demand: a read-only job finds the release, the next runs update-pr."""
     workflow = _workflows(project)["template-update.yml"]
     raw = (project / ".github" / "workflows" / "template-update.yml").read_text()
     triggers = raw.split("\non:\n", 1)[1].split("\n\n", 1)[0]
     assert "schedule:" in triggers
     assert "workflow_dispatch:" in triggers
     assert "pull_request" not in triggers
-    job = workflow["jobs"]["update"]
-    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
-    script = "\n".join(step.get("run", "") for step in job["steps"])
-    assert "goldpath check --json" in script
-    assert "goldpath update . --trust" in script
-    assert "gh pr create" in script
-    assert "gh pr edit" in script
+    release, update = workflow["jobs"]["release"], workflow["jobs"]["update"]
+    assert release["permissions"] == {"contents": "read"}
+    (find,) = [s for s in release["steps"] if "run" in s]
+    assert find["run"] == 'python3 .github/scripts/template_release.py >> "$GITHUB_OUTPUT"'
+    assert set(release["outputs"]) == {"behind", "source", "tag", "commit"}
+
+    assert update["needs"] == "release"
+    assert update["if"] == "needs.release.outputs.behind == 'true'"
+    assert update["permissions"] == {"contents": "write", "pull-requests": "write"}
+    app = _step_named(workflow, "update", "GitHub App token")
+    assert app["if"] == "vars.GOLDPATH_APP_ID != ''"
+    assert app["with"]["client-id"] == "${{ vars.GOLDPATH_APP_ID }}"
+    assert app["with"]["private-key"] == "${{ secrets.GOLDPATH_APP_PRIVATE_KEY }}"
+    grants = {k: v for k, v in app["with"].items() if k.startswith("permission-")}
+    assert grants == {f"permission-{scope}": "write"
+                      for scope in ("contents", "pull-requests", "workflows")}  # fmt: skip
+    step = _step_named(workflow, "update", "Update and open or refresh")
+    env = step["env"]
+    assert env["GH_TOKEN"] == "${{ steps.app.outputs.token || github.token }}"
+    assert env["APP_TOKEN"] == "${{ steps.app.outputs.token != '' }}"
+    assert env["COMMIT"] == "${{ needs.release.outputs.commit }}"
+    assert env["TAG"] == "${{ needs.release.outputs.tag }}"
+    script = step["run"]
+    # goldpath comes from the release's commit, not a tag that can move, and proves it.
+    assert 'uvx --from "git+${SOURCE}@${COMMIT}" goldpath update-pr .' in script
+    assert '--vcs-ref "$COMMIT" --expect-release "$TAG" --trust "$workflows"' in script
+    assert 'if [ "$APP_TOKEN" = true ]; then workflows=--can-push-workflows; fi' in script
+    assert "gh auth setup-git" in script
+    assert "--force" not in script.replace("--force-with-lease", "")
+    assert "git switch" not in script
+
+
+def test_template_update_release_step_runs_on_the_rendered_project(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    """Its first job's script, as the runner runs it, on a project of this checkout."""
+    project = rendered({})
+    workflow = _workflows(project)["template-update.yml"]
+    (step,) = [s for s in workflow["jobs"]["release"]["steps"] if "run" in s]
+    output = tmp_path / "github-output"
+    bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]
+    run(bash, cwd=project, env={"GITHUB_OUTPUT": str(output)})
+    values = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert set(values) == {"source", "tag", "commit", "current", "behind"}
+    assert values["source"] == str(REPO_ROOT)
+    assert values["current"] == _answers(project)["_commit"]
+    tags = run(["git", "tag", "--list", "v*.*.*"], cwd=REPO_ROOT).stdout.split()
+    if not values["tag"]:
+        assert values == {**values, "commit": "", "behind": "false"}
+        assert not [tag for tag in tags if re.fullmatch(r"v\d+\.\d+\.\d+", tag)]
+    else:
+        assert values["tag"] in tags
+        tag_commit = run(["git", "rev-parse", values["tag"] + "^{commit}"], cwd=REPO_ROOT)
+        assert values["commit"] == tag_commit.stdout.strip()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from .errors import AbortedError, UserError
-from .settings import EXIT_BEHIND, EXIT_CONFLICTS, EXIT_UNKNOWN
+from .settings import EXIT_BEHIND, EXIT_CONFLICTS, EXIT_UNKNOWN, UPDATE_BRANCH
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -298,6 +298,90 @@ def update(
     code = _guarded(body, as_json=as_json)
     if code:
         raise typer.Exit(code)
+
+
+@app.command("update-pr")
+def update_pr(
+    path: PathArgument = Path("."),
+    vcs_ref: VcsRefOption = None,
+    expect_release: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-release",
+            metavar="TAG",
+            help="Refuse to run unless this goldpath is the release TAG names.",
+            show_default=False,
+        ),
+    ] = None,
+    branch: Annotated[
+        str, typer.Option("--branch", metavar="BRANCH", help="Branch of the pull request.")
+    ] = UPDATE_BRANCH,
+    remote: Annotated[
+        str, typer.Option("--remote", metavar="NAME", help="Remote to push to.")
+    ] = "origin",
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            metavar="BRANCH",
+            help="Branch to update and to open the pull request against.",
+            show_default="the branch checked out",
+        ),
+    ] = None,
+    can_push_workflows: Annotated[
+        bool,
+        typer.Option(
+            "--can-push-workflows/--no-can-push-workflows",
+            help="The token may push changes to .github/workflows/ (a GitHub App's may).",
+        ),
+    ] = False,
+    lock: LockOption = True,
+    trust: TrustOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Update on a branch, push it, and open or refresh the template-update pull request."""
+    import dataclasses
+    import json
+
+    from .commands.update_pr import update_pull_request
+
+    def body() -> None:
+        with _Status() as status:
+            result = update_pull_request(
+                path=path,
+                vcs_ref=vcs_ref,
+                expect_release=expect_release,
+                branch=branch,
+                remote=remote,
+                base=base,
+                can_push_workflows=can_push_workflows,
+                lock=lock,
+                trust=trust,
+                progress=status.update,
+            )
+        if as_json:
+            typer.echo(json.dumps(dataclasses.asdict(result), indent=2))
+            return
+        number = f"#{result.pull_request}" if result.pull_request else "the pull request"
+        if result.status == "current":
+            typer.echo(f"{result.path} is up to date (template {result.to_version}).")
+        elif result.status == "kept":
+            said = f"; said so on {number}" if result.commented else ""
+            typer.echo(
+                f"Left {result.branch} as is: it has {len(result.foreign_commits)} commit(s) "
+                f"goldpath did not make{said}. Merge or close the pull request and delete "
+                "the branch; the next run opens a fresh one."
+            )
+        else:
+            verb = "Opened" if result.status == "opened" else "Refreshed"
+            typer.echo(
+                f"{verb} {number} from {result.branch}: template {result.from_version} to "
+                f"{result.to_version}."
+            )
+            if result.conflicts:
+                typer.echo(f"Committed with conflict markers: {', '.join(result.conflicts)}")
+
+    _guarded(body)
 
 
 @app.command()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .settings import APP_ID_VARIABLE, APP_KEY_SECRET
+
 __all__ = [
     "AbortedError",
     "DirtyTreeError",
@@ -15,6 +17,7 @@ __all__ = [
     "TemplateRenderError",
     "ToolError",
     "UserError",
+    "WorkflowPushError",
 ]
 
 
@@ -69,3 +72,20 @@ class TemplateRenderError(UserError):
         self.detail = detail
         self.file = file
         self.line = line
+
+
+class WorkflowPushError(UserError):
+    """An update changes workflow files and the token in use may not push them.
+
+    GitHub refuses a push that changes ``.github/workflows/`` unless the token has the
+    ``workflows`` permission, which the workflow's own GITHUB_TOKEN never has.
+    """
+
+    def __init__(self, files: list[str]) -> None:
+        super().__init__(
+            f"the update changes {', '.join(files)}, which this token may not push: give the "
+            f"template-update workflow a GitHub App (repository variable {APP_ID_VARIABLE}, "
+            f"secret {APP_KEY_SECRET}; see docs/updating.md) or pass --can-push-workflows "
+            "with a token that has workflows: write; nothing was pushed"
+        )
+        self.files = list(files)

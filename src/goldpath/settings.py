@@ -6,6 +6,8 @@ from pathlib import Path
 
 __all__ = [
     "ANSWERS_FILE",
+    "APP_ID_VARIABLE",
+    "APP_KEY_SECRET",
     "CANONICAL_TEMPLATE",
     "DELEGATED_ENV",
     "EXIT_BEHIND",
@@ -14,6 +16,7 @@ __all__ = [
     "GIT_FALLBACK_IDENTITY",
     "PRESET_ENV",
     "TEMPLATE_ENV",
+    "UPDATE_BRANCH",
     "UPDATE_TRAILER",
     "builtin_templates",
     "is_builtin_template",
@@ -54,6 +57,15 @@ GIT_FALLBACK_IDENTITY = ("goldpath", "goldpath@users.noreply.invalid")
 UPDATE_TRAILER = "Goldpath-Update"
 """Git trailer on every commit goldpath makes on an update branch; a commit without it is
 someone else's, and goldpath never rewrites a branch that holds one."""
+
+UPDATE_BRANCH = "goldpath/template-update"
+"""Branch of the template-update pull request (``goldpath update-pr``)."""
+
+APP_ID_VARIABLE = "GOLDPATH_APP_ID"
+"""Repository variable the template-update workflow reads the GitHub App's ID from."""
+
+APP_KEY_SECRET = "GOLDPATH_APP_PRIVATE_KEY"  # noqa: S105 (the name, not a key)
+"""Repository secret holding that GitHub App's private key."""
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

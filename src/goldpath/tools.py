@@ -14,6 +14,7 @@ from .errors import ToolError, UserError
 __all__ = ["error_line", "project_env", "require", "run", "run_ok"]
 
 _INSTALL_HINTS = {
+    "gh": "install the GitHub CLI: https://cli.github.com",
     "git": "install git from https://git-scm.com/downloads",
     "uv": "install uv: https://docs.astral.sh/uv/getting-started/installation/",
 }
