@@ -16,7 +16,11 @@ from .errors import AbortedError, UserError
 from .settings import EXIT_BEHIND, EXIT_CONFLICTS, EXIT_UNKNOWN, UPDATE_BRANCH
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
     from rich.status import Status
+
+    from .campaign import RepoState
+    from .commands.campaign import CampaignRun
 
 __all__ = ["app", "main"]
 
@@ -515,6 +519,250 @@ def fleet_update_command(
     code = worst_exit_code(outcomes)
     if code:
         raise typer.Exit(code)
+
+
+campaign_app = typer.Typer(
+    name="campaign",
+    help="Bring many repositories to one release: canary wave first, pull requests, status.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+fleet_app.add_typer(campaign_app)
+
+StateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        metavar="FILE",
+        help="The campaign's state file [default: goldpath-campaign-<release>.yml here].",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+ProceedOption = Annotated[
+    bool,
+    typer.Option("--proceed", help="Start the next wave although the one before is not green."),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Show what each repository would get; push nothing.")
+]
+VerifyCheckOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--verify-check",
+        metavar="NAME",
+        help="Without CI status, run only this goldpath verify check (repeatable).",
+    ),
+]
+
+
+@campaign_app.command("start")
+def campaign_start_command(
+    to: Annotated[str, typer.Option("--to", metavar="TAG", help="The release to bring them to.")],
+    roots: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Directories to search for generated repositories.", show_default=False
+        ),
+    ] = None,
+    list_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--list",
+            metavar="FILE",
+            help="File of repository paths, one a line.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    catalog: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalog",
+            metavar="FILE",
+            dir_okay=False,
+            show_default=False,
+            help="Backstage catalog file: Components annotated goldpath.dev/managed.",
+        ),
+    ] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            "--workdir",
+            metavar="DIR",
+            file_okay=False,
+            show_default=False,
+            help="Where --catalog repositories are cloned [default: ./repositories].",
+        ),
+    ] = None,
+    canary: Annotated[
+        int, typer.Option("--canary", min=0, help="The first N repositories form the canary wave.")
+    ] = 0,
+    canary_repo: Annotated[
+        list[str] | None,
+        typer.Option("--canary-repo", metavar="NAME", help="A canary repository (repeatable)."),
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Where pull requests go: github (gh) or gitlab (glab).")
+    ] = "github",
+    auto_merge: Annotated[
+        bool, typer.Option("--auto-merge", help="Enable the host's auto-merge when no conflicts.")
+    ] = False,
+    state: StateOption = None,
+    jobs: JobsOption = 2,
+    dry_run: DryRunOption = False,
+    proceed: ProceedOption = False,
+    verify_check: VerifyCheckOption = None,
+    as_json: JsonOption = False,
+    lock: LockOption = True,
+    trust: TrustOption = False,
+) -> None:
+    """Start (or add to) a campaign to release TAG and run it as far as its gates allow."""
+    from .campaign_sources import from_catalog, from_list, from_roots
+    from .commands.campaign import start_campaign
+
+    if host not in ("github", "gitlab"):
+        raise typer.BadParameter("must be github or gitlab", param_hint="--host")
+
+    def body() -> CampaignRun:
+        found: list[tuple[str, Path]] = []
+        problems: list[str] = []
+        if roots:
+            found += from_roots(roots)
+        if list_file is not None:
+            found += from_list(list_file)
+        if catalog is not None:
+            entries = from_catalog(catalog, workdir=workdir or Path("repositories"))
+            found += [(e.name, e.path) for e in entries if e.error is None]
+            problems += [f"{e.name}: {e.error}" for e in entries if e.error is not None]
+        for problem in problems:
+            typer.secho(f"warning: {problem}", fg=typer.colors.YELLOW, err=True)
+        with _Progress() as bar:
+            return start_campaign(
+                to=to, repositories=found, state=state, canary=canary,
+                canary_names=canary_repo or (), host=host,  # type: ignore[arg-type]
+                auto_merge=auto_merge, dry_run=dry_run, jobs=jobs, trust=trust, lock=lock,
+                verify_checks=verify_check or (), proceed=proceed, advance=bar.advance,
+            )  # fmt: skip
+
+    _report_run(_guarded(body), as_json=as_json)
+
+
+@campaign_app.command("run")
+def campaign_run_command(
+    state: Annotated[
+        Path, typer.Option("--state", metavar="FILE", dir_okay=False, help="The state file.")
+    ],
+    proceed: ProceedOption = False,
+    dry_run: DryRunOption = False,
+    jobs: JobsOption = 2,
+    verify_check: VerifyCheckOption = None,
+    as_json: JsonOption = False,
+    lock: LockOption = True,
+    trust: TrustOption = False,
+) -> None:
+    """Continue a campaign: refresh pull requests and CI, pass the wave gate, run the next wave."""
+    from .commands.campaign import run_campaign
+
+    def body() -> CampaignRun:
+        with _Progress() as bar:
+            return run_campaign(
+                state=state, proceed=proceed, dry_run=dry_run, jobs=jobs, trust=trust,
+                lock=lock, verify_checks=verify_check or (), advance=bar.advance,
+            )  # fmt: skip
+
+    _report_run(_guarded(body), as_json=as_json)
+
+
+@campaign_app.command("status")
+def campaign_status_command(
+    state: Annotated[
+        Path, typer.Option("--state", metavar="FILE", dir_okay=False, help="The state file.")
+    ],
+    as_json: JsonOption = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="DIR",
+            file_okay=False,
+            show_default=False,
+            help="Write report.md and report.html (with a chart) into DIR.",
+        ),
+    ] = None,
+) -> None:
+    """Show where every repository of a campaign stands (table, --json, or a report)."""
+    import json
+
+    from .campaign import Campaign
+    from .campaign_report import html, markdown, status_table
+
+    campaign = _guarded(lambda: Campaign.load(state))
+    if report is not None:
+        report.mkdir(parents=True, exist_ok=True)
+        (report / "report.md").write_text(markdown(campaign), encoding="utf-8")
+        (report / "report.html").write_text(html(campaign), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(campaign.to_dict(), indent=2))
+        return
+    _table(status_table(campaign))
+    counts = ", ".join(f"{n} {s}" for s, n in campaign.counts().items() if n)
+    typer.echo(f"\n{campaign.to}: {counts}")
+
+
+def _report_run(run: CampaignRun, *, as_json: bool) -> None:
+    """Print a campaign run's table (or JSON); exit 1 on failures, 3 on conflicts."""
+    import json
+
+    from .campaign_report import status_table
+
+    campaign = run.campaign
+    if as_json:
+        typer.echo(json.dumps({**campaign.to_dict(), "waiting": run.waiting,
+                               "dry_run": run.dry_run}, indent=2))  # fmt: skip
+    else:
+        _table(status_table(campaign))
+        if run.dry_run:
+            typer.echo("\n--dry-run: nothing was pushed and the state file was not written.")
+        elif run.waiting is not None:
+            held = [r.name for r in campaign.wave(run.waiting) if r.status not in
+                    ("merged", "skipped") and r.gate != "green"]  # fmt: skip
+            typer.echo(f"\nWave {run.waiting} is not green yet ({', '.join(held)}): "
+                       f"run 'goldpath fleet campaign run --state {run.state}' again later, "
+                       "or add --proceed.")  # fmt: skip
+        else:
+            typer.echo(f"\nEvery wave has run. State: {run.state}")
+    statuses = {r.status for r in campaign.repositories}
+    if "failed" in statuses:
+        raise typer.Exit(1)
+    if "conflicted" in statuses:
+        raise typer.Exit(EXIT_CONFLICTS)
+
+
+class _Progress:
+    """A progress bar on stderr for a campaign's repositories; silent when not a terminal."""
+
+    def __init__(self) -> None:
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> _Progress:
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self._progress = Progress(console=Console(stderr=True), transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task("repositories", total=None)
+        return self
+
+    def advance(self, repo: RepoState) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=1, description=f"{repo.name}: {repo.status}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
 
 
 class _Status:
