@@ -15,6 +15,7 @@ import pytest
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
+from goldpath.settings import MANAGED_ANNOTATION
 from tests.conftest import Renderer
 from tests.helpers import REPO_ROOT, answer_combinations, load_yaml_documents, require_tool, run
 
@@ -174,10 +175,13 @@ def test_catalog_describes_the_service_from_the_answers(
     assert api["spec"]["type"] == "openapi"
     assert given["llm_provider"] in component["metadata"]["tags"]
 
-    annotations = component["metadata"].get("annotations", {})
+    annotations = component["metadata"]["annotations"]
+    # Exactly the string "true": Backstage rejects annotation values that are not strings,
+    # and `goldpath fleet campaign start --catalog` selects the Components that have it.
+    assert annotations[MANAGED_ANNOTATION] == "true"
     selector = f"app.kubernetes.io/name={given['project_slug']}"
     if given["kubernetes"] == "none":
-        assert not annotations
+        assert set(annotations) == {MANAGED_ANNOTATION}
     else:
         assert annotations["backstage.io/kubernetes-label-selector"] == selector
         assert (annotations.get("argocd/app-selector") == selector) == (

@@ -12,6 +12,7 @@ from .settings import APP_ID_VARIABLE, APP_KEY_SECRET
 
 __all__ = [
     "AbortedError",
+    "CampaignSourceError",
     "DirtyTreeError",
     "GoldpathError",
     "TemplateRenderError",
@@ -38,6 +39,15 @@ class AbortedError(UserError):
 
     def __init__(self) -> None:
         super().__init__("aborted")
+
+
+class CampaignSourceError(UserError):
+    """A campaign's list file or catalog file cannot be read; ``detail`` says why."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(f"cannot read {path}: {detail}")
+        self.path = path
+        self.detail = detail
 
 
 class DirtyTreeError(UserError):

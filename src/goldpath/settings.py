@@ -14,6 +14,7 @@ __all__ = [
     "EXIT_CONFLICTS",
     "EXIT_UNKNOWN",
     "GIT_FALLBACK_IDENTITY",
+    "MANAGED_ANNOTATION",
     "PRESET_ENV",
     "TEMPLATE_ENV",
     "UPDATE_BRANCH",
@@ -60,6 +61,10 @@ someone else's, and goldpath never rewrites a branch that holds one."""
 
 UPDATE_BRANCH = "goldpath/template-update"
 """Branch of the template-update pull request (``goldpath update-pr``)."""
+
+MANAGED_ANNOTATION = "goldpath.dev/managed"
+"""Backstage annotation (value ``"true"``) on every generated repository's Component: a
+fleet campaign started from a catalog file updates the Components that carry it."""
 
 APP_ID_VARIABLE = "GOLDPATH_APP_ID"
 """Repository variable the template-update workflow reads the GitHub App's ID from."""
