@@ -592,7 +592,7 @@ def campaign_start_command(
             metavar="DIR",
             file_okay=False,
             show_default=False,
-            help="Where --catalog repositories are cloned [default: ./repositories].",
+            help="Where --catalog repositories are cloned (required with --catalog).",
         ),
     ] = None,
     canary: Annotated[
@@ -618,28 +618,22 @@ def campaign_start_command(
     trust: TrustOption = False,
 ) -> None:
     """Start (or add to) a campaign to release TAG and run it as far as its gates allow."""
-    from .campaign_sources import from_catalog, from_list, from_roots
+    from .campaign_sources import collect
     from .commands.campaign import start_campaign
 
     if host not in ("github", "gitlab"):
         raise typer.BadParameter("must be github or gitlab", param_hint="--host")
 
     def body() -> CampaignRun:
-        found: list[tuple[str, Path]] = []
-        problems: list[str] = []
-        if roots:
-            found += from_roots(roots)
-        if list_file is not None:
-            found += from_list(list_file)
-        if catalog is not None:
-            entries = from_catalog(catalog, workdir=workdir or Path("repositories"))
-            found += [(e.name, e.path) for e in entries if e.error is None]
-            problems += [f"{e.name}: {e.error}" for e in entries if e.error is not None]
-        for problem in problems:
-            typer.secho(f"warning: {problem}", fg=typer.colors.YELLOW, err=True)
+        sources = collect(roots=roots or (), list_file=list_file, catalog=catalog,
+                          workdir=workdir, jobs=jobs)  # fmt: skip
+        for failure in sources.failures:
+            typer.secho(f"warning: {failure.name}: {failure.message}", fg=typer.colors.YELLOW,
+                        err=True)  # fmt: skip
         with _Progress() as bar:
             return start_campaign(
-                to=to, repositories=found, state=state, canary=canary,
+                to=to, repositories=sources.repositories, failures=sources.failures,
+                state=state, canary=canary,
                 canary_names=canary_repo or (), host=host,  # type: ignore[arg-type]
                 auto_merge=auto_merge, dry_run=dry_run, jobs=jobs, trust=trust, lock=lock,
                 verify_checks=verify_check or (), proceed=proceed, advance=bar.advance,

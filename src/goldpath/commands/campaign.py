@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import tools
 from ..campaign import GREEN, Campaign, Host, RepoState
+from ..campaign_sources import SourceFailure
 from ..errors import UserError
 from ..hosts import host_for
 from ..project import GeneratedRepo
@@ -61,6 +62,7 @@ def start_campaign(
     *,
     to: str,
     repositories: Iterable[tuple[str, Path]],
+    failures: Iterable[SourceFailure] = (),
     state: Path | None = None,
     canary: int = 0,
     canary_names: Iterable[str] = (),
@@ -82,8 +84,9 @@ def start_campaign(
     if not is_release_tag(to):
         raise UserError(f"--to {to} is not a release tag (vX.Y.Z)")
     state = state or default_state_path(to)
-    found = sorted(repositories)
-    if not found:
+    found = sorted((name, Path(path)) for name, path in repositories)
+    broken = list(failures)
+    if not found and not broken:
         raise UserError("no repositories to update: name roots, --list or --catalog")
     campaign = Campaign.load(state) if state.exists() else Campaign(to=to, host=host)
     if campaign.to != to:
@@ -99,6 +102,11 @@ def start_campaign(
         if name not in known:
             wave = 0 if name in canaries else 1
             campaign.repositories.append(RepoState(name=name, path=str(path), wave=wave))
+    for failure in broken:
+        if failure.name not in known:
+            lost = RepoState(name=failure.name, path=str(failure.path), wave=1)
+            lost.mark("failed", failure.message)
+            campaign.repositories.append(lost)
     campaign.auto_merge = campaign.auto_merge or auto_merge
     options = _Options(jobs, trust, lock, dry_run, tuple(verify_checks), advance)
     return _run(campaign, state=state, proceed=proceed, options=options)
@@ -159,7 +167,7 @@ def _each(
             step(repo)
         except UserError as error:
             repo.mark("failed", error.message)
-        except Exception as error:  # noqa: BLE001 - one repository's bug must not stop the rest
+        except Exception as error:
             repo.mark("failed", f"{type(error).__name__}: {error}")
         saver.save()
         options.advance(repo)
@@ -214,7 +222,9 @@ def _preview(campaign: Campaign, repo: RepoState, options: _Options) -> None:
         repo.mark("merged", f"already at {campaign.to}")
         return
     detail = f"would change {len(changed)} files"
-    detail += f", {len(conflicts)} in conflict: {', '.join(map(str, conflicts))}" if conflicts else ""
+    detail += (
+        f", {len(conflicts)} in conflict: {', '.join(map(str, conflicts))}" if conflicts else ""
+    )
     repo.mark("behind", detail)
 
 
