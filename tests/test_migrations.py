@@ -66,14 +66,15 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _generate(template_repo: Path, dest: Path, kubernetes: str) -> Path:
     require_tool("uv")
-    create_project(
-        dest=dest,
-        template=str(template_repo),
-        vcs_ref=git(template_repo, "rev-parse", "main~1").strip(),
-        defaults=True,
-        data={"kubernetes": kubernetes},
-        unreleased=True,  # the commit before the first release has no tag
-    )
+    with pytest.warns(UserWarning, match="is not a release tag"):
+        create_project(
+            dest=dest,
+            template=str(template_repo),
+            vcs_ref=git(template_repo, "rev-parse", "main~1").strip(),
+            defaults=True,
+            data={"kubernetes": kubernetes},
+            unreleased=True,  # the commit before the first release has no tag
+        )
     return dest
 
 

@@ -176,7 +176,8 @@ def test_the_preset_names_the_canonical_source_and_the_environment_wins(
 
 
 def test_the_checkout_is_rendered_and_the_canonical_source_recorded(tmp_path: Path) -> None:
-    result = create_project(dest=tmp_path / "p", defaults=True, lock=False, unreleased=True)
+    with pytest.warns(UserWarning, match="is not a release"):
+        result = create_project(dest=tmp_path / "p", defaults=True, lock=False, unreleased=True)
     answers = answers_of(result.path)
     assert answers["_src_path"] == CANONICAL_TEMPLATE
     from tests.helpers import REPO_ROOT
