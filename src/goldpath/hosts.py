@@ -35,6 +35,7 @@ __all__ = [
     "gitlab_checks",
     "gitlab_merge_request",
     "host_for",
+    "noun",
     "reference",
 ]
 
@@ -95,6 +96,11 @@ def host_for(name: str) -> Host:
     if name == "gitlab":
         return GitLab()
     raise UserError(f"unknown host {name!r}: use one of {', '.join(HOST_NAMES)}")
+
+
+def noun(name: HostName) -> str:
+    """Return what the host calls a request: ``pull request`` or ``merge request``."""
+    return "merge request" if name == "gitlab" else "pull request"
 
 
 def reference(name: HostName, number: int) -> str:
