@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -525,3 +527,332 @@ def small_template(repo: Path, *releases: Mapping[str, str]) -> Path:
         commit_all(repo, f"v1.{minor}.0")
         git(repo, "tag", f"v1.{minor}.0")
     return repo
+
+
+# --- stand-in gh and glab: pull and merge requests without GitHub or GitLab ---------------
+
+__all__ += ["FakeHosts"]
+
+_FAKE_HOST_SCRIPT = r'''#!{python}
+"""Stand-in {tool} for goldpath's tests (written by tests/helpers.py:FakeHosts)."""
+import fcntl, json, os, subprocess, sys
+from pathlib import Path
+
+TOOL = {tool!r}
+ROOT = Path({root!r})
+STATE, LOG, LOCK = ROOT / "state.json", ROOT / "calls.jsonl", ROOT / "lock"
+VALUED = {{"--json", "--base", "--head", "--title", "--body-file", "--source-branch",
+          "--target-branch", "--description", "--message", "--output", "--per-page", "-F"}}
+
+
+def repository_key():
+    out = subprocess.run(["git", "config", "--get", "remote.origin.url"],
+                         capture_output=True, text=True, check=False).stdout.strip()
+    return out or str(Path.cwd().resolve())
+
+
+def parse(args):
+    flags, positional, i = {{}}, [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg in VALUED and i + 1 < len(args):
+            flags[arg] = args[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--") and "=" in arg:
+            name, _, value = arg.partition("=")
+            flags[name] = value
+        elif arg.startswith("-"):
+            flags[arg] = True
+        else:
+            positional.append(arg)
+        i += 1
+    return flags, positional
+
+
+def url_of(key, number):
+    name = key.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or "service"
+    if TOOL == "gh":
+        return f"https://github.com/acme/{{name}}/pull/{{number}}"
+    return f"https://gitlab.com/acme/{{name}}/-/merge_requests/{{number}}"
+
+
+def fail(message):
+    sys.stderr.write(message + "\n")
+    sys.exit(1)
+
+
+def main(state, key, args):
+    flags, positional = parse(args)
+    command = " ".join([TOOL, *args[:2]])
+    if command in state.get("failures", {{}}):
+        fail(state["failures"][command])
+    requests = state.setdefault("requests", {{}}).setdefault(key, [])
+    entry = {{"tool": TOOL, "args": args, "cwd": os.getcwd(), "repository": key}}
+    body = None
+    if "--body-file" in flags:
+        body = Path(flags["--body-file"]).read_text()
+    for name in ("--description", "--message"):
+        if name in flags and args[:2] != ["pr", "merge"]:
+            body = flags[name]
+    if body is not None:
+        entry["body"] = body
+    with open(LOG, "a") as log:
+        log.write(json.dumps(entry) + "\n")
+
+    def by_number(number):
+        for request in requests:
+            if request["number"] == int(number):
+                return request
+        fail(f"no request {{number}} in {{key}}")
+
+    def of_branch(branch):
+        mine = [r for r in requests if r["branch"] == branch]
+        return max(mine, key=lambda r: r["number"]) if mine else None
+
+    def create(branch, base, title):
+        existing = of_branch(branch)
+        if existing is not None and existing["state"] == "OPEN":
+            fail(f'a pull request for branch "{{branch}}" into branch "{{base}}" already exists:\n'
+                 + existing["url"])
+        number = 1 + max((r["number"] for r in requests), default=0)
+        request = {{"number": number, "url": url_of(key, number), "state": "OPEN",
+                   "checks": "pending", "branch": branch, "base": base, "title": title,
+                   "body": body, "comments": [], "auto_merge": None, "host": TOOL}}
+        requests.append(request)
+        return request
+
+    if TOOL == "gh":
+        if args[:2] == ["pr", "view"]:
+            request = of_branch(positional[2])
+            if request is None:
+                fail(f'no pull requests found for branch "{{positional[2]}}"')
+            rollup = {{
+                "passed": [{{"__typename": "CheckRun", "name": "ci", "status": "COMPLETED",
+                            "conclusion": "SUCCESS"}}],
+                "failed": [{{"__typename": "CheckRun", "name": "ci", "status": "COMPLETED",
+                            "conclusion": "FAILURE"}}],
+                "pending": [{{"__typename": "CheckRun", "name": "ci", "status": "IN_PROGRESS",
+                             "conclusion": ""}}],
+                "none": [],
+            }}[request["checks"]]
+            data = {{"number": request["number"], "url": request["url"],
+                    "state": request["state"], "title": request["title"],
+                    "body": request["body"], "baseRefName": request["base"],
+                    "headRefName": request["branch"], "statusCheckRollup": rollup,
+                    "comments": [{{"body": c}} for c in request["comments"]]}}
+            fields = flags.get("--json", "").split(",")
+            print(json.dumps({{k: v for k, v in data.items() if k in fields}}))
+        elif args[:2] == ["pr", "create"]:
+            print(create(flags["--head"], flags["--base"], flags["--title"])["url"])
+        elif args[:2] == ["pr", "edit"]:
+            request = by_number(positional[2])
+            request.update(title=flags.get("--title", request["title"]), body=body)
+            print(request["url"])
+        elif args[:2] == ["pr", "comment"]:
+            request = by_number(positional[2])
+            request["comments"].append(body)
+            print(request["url"] + "#issuecomment-1")
+        elif args[:2] == ["pr", "merge"] and "--auto" in flags:
+            method = next((m for m in ("merge", "squash", "rebase") if "--" + m in flags), None)
+            if method is None:
+                fail("--merge, --rebase, or --squash required when not running interactively")
+            by_number(positional[2])["auto_merge"] = method
+        else:
+            fail(f"stand-in gh does not know: {{' '.join(args)}}")
+        return
+    states = {{"OPEN": "opened", "CLOSED": "closed", "MERGED": "merged"}}
+    pipelines = {{"passed": "success", "failed": "failed", "pending": "running", "none": None}}
+
+    def as_gitlab(request):
+        status = pipelines[request["checks"]]
+        return {{"iid": request["number"], "id": 1000 + request["number"],
+                "web_url": request["url"], "state": states[request["state"]],
+                "title": request["title"], "description": request["body"],
+                "source_branch": request["branch"], "target_branch": request["base"],
+                "head_pipeline": None if status is None else {{"id": 1, "status": status}}}}
+
+    if args[:2] == ["mr", "list"]:
+        mine = [r for r in requests if r["branch"] == flags.get("--source-branch")]
+        if "--all" not in flags:
+            mine = [r for r in mine if r["state"] == "OPEN"]
+        shown = [as_gitlab(r) for r in sorted(mine, key=lambda r: -r["number"])]
+        for item in shown:
+            item.pop("head_pipeline")  # the list API has no head pipeline
+        print(json.dumps(shown))
+    elif args[:2] == ["mr", "view"]:
+        request = by_number(positional[2])
+        data = as_gitlab(request)
+        if "--comments" in flags:
+            data["Notes"] = [{{"id": i, "body": c, "system": False}}
+                             for i, c in enumerate(request["comments"])]
+            data["Notes"].insert(0, {{"id": 99, "body": "added 1 commit", "system": True}})
+        print(json.dumps(data))
+    elif args[:2] == ["mr", "create"]:
+        if "--yes" not in flags:
+            fail("glab mr create would prompt: pass --yes")
+        request = create(flags["--source-branch"], flags["--target-branch"], flags["--title"])
+        print(f"\nCreating merge request for {{request['branch']}} into {{request['base']}}\n")
+        print(f"!{{request['number']}} {{request['title']}} ({{request['branch']}})")
+        print(f" {{request['url']}}\n")
+    elif args[:2] == ["mr", "update"]:
+        request = by_number(positional[2])
+        request.update(title=flags.get("--title", request["title"]), body=body)
+        print(f"- Updating merge request !{{request['number']}}\n{{request['url']}}")
+    elif args[:2] == ["mr", "note"]:
+        request = by_number(positional[2])
+        request["comments"].append(body)
+        print(request["url"] + "#note_1")
+    elif args[:2] == ["mr", "merge"] and "--auto-merge" in flags:
+        by_number(positional[2])["auto_merge"] = "auto-merge"
+        print("Will merge when the pipeline succeeds")
+    else:
+        fail(f"stand-in glab does not know: {{' '.join(args)}}")
+
+
+with open(LOCK, "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # 20 repositories at once: one call at a time
+    state = json.loads(STATE.read_text()) if STATE.exists() else {{}}
+    try:
+        main(state, repository_key(), sys.argv[1:])
+    finally:
+        tmp = STATE.with_suffix(f".{{os.getpid()}}.tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(STATE)
+'''
+
+
+class FakeHosts:
+    """Stand-in ``gh`` and ``glab`` first on PATH, sharing one record of requests.
+
+    Requests are kept per repository (its ``origin`` URL, else its directory) and branch,
+    numbered per repository from 1, so ``create`` then ``view`` see the same request with
+    its number and URL, as on the hosts. A test sets a request's ``state`` (OPEN, CLOSED,
+    MERGED) and ``checks`` (passed, failed, pending, none; new requests start pending), makes
+    a command fail, and reads every call (``tool``, ``args``, ``cwd``, ``repository`` and
+    the ``body`` sent, from a body file or an argument). Calls are serialised with a lock
+    file, so many repositories may be updated at once.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.bin = root / "bin"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        for tool in ("gh", "glab"):
+            script = self.bin / tool
+            script.write_text(
+                _FAKE_HOST_SCRIPT.format(python=sys.executable, tool=tool, root=str(root))
+            )
+            script.chmod(0o755)
+
+    @classmethod
+    def install(cls, root: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHosts:
+        """Write the stand-ins under ``root`` and put them first on PATH for the test."""
+        fake = cls(root)
+        monkeypatch.setenv("PATH", f"{fake.bin}{os.pathsep}{os.environ['PATH']}")
+        return fake
+
+    @staticmethod
+    def key(project: Path) -> str:
+        """Return how the stand-ins name a repository: its origin's URL, else its path."""
+        result = subprocess.run(
+            ["git", "config", "--get", "remote.origin.url"],
+            cwd=project, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        return result.stdout.strip() or str(project.resolve())
+
+    def _state(self) -> dict[str, Any]:
+        path = self.root / "state.json"
+        loaded: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        return loaded
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[dict[str, Any]]:
+        """Read, change and write the record under the stand-ins' lock, atomically."""
+        import fcntl
+
+        with (self.root / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = self._state()
+            yield state
+            tmp = self.root / f"state.json.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(state, indent=1))
+            tmp.replace(self.root / "state.json")
+
+    def calls(self, tool: str | None = None) -> list[dict[str, Any]]:
+        """Return every call, oldest first (only ``tool``'s when given)."""
+        log = self.root / "calls.jsonl"
+        entries = (
+            [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        )
+        return [entry for entry in entries if tool is None or entry["tool"] == tool]
+
+    def commands(self, tool: str | None = None) -> list[list[str]]:
+        """Return each call's first two arguments (``pr create``, ``mr note``, ...)."""
+        return [call["args"][:2] for call in self.calls(tool)]
+
+    def only(self, *command: str) -> dict[str, Any]:
+        """Return the one call that starts with ``command``; fail unless exactly one."""
+        matching = [c for c in self.calls() if c["args"][: len(command)] == list(command)]
+        assert len(matching) == 1, f"{len(matching)} calls of {command}: {self.commands()}"
+        return matching[0]
+
+    def requests(self, project: Path) -> list[dict[str, Any]]:
+        """Return a repository's requests (number, url, state, checks, branch, base, title,
+        body, comments, auto_merge), oldest first."""
+        found: list[dict[str, Any]] = self._state().get("requests", {}).get(self.key(project), [])
+        return found
+
+    def request(self, project: Path, branch: str) -> dict[str, Any] | None:
+        """Return the newest request of a branch, or None."""
+        mine = [r for r in self.requests(project) if r["branch"] == branch]
+        return mine[-1] if mine else None
+
+    def open_request(
+        self, project: Path, branch: str, *, tool: str = "gh", base: str = "main"
+    ) -> dict[str, Any]:
+        """Record an open request of ``branch`` on ``tool``'s host, as if someone had opened it."""
+        key = self.key(project)
+        name = key.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or "service"
+        with self._changing() as state:
+            requests = state.setdefault("requests", {}).setdefault(key, [])
+            number = 1 + max((r["number"] for r in requests), default=0)
+            url = (
+                f"https://github.com/acme/{name}/pull/{number}"
+                if tool == "gh"
+                else f"https://gitlab.com/acme/{name}/-/merge_requests/{number}"
+            )
+            request = {
+                "number": number, "url": url, "state": "OPEN", "checks": "pending",
+                "branch": branch, "base": base, "title": "opened by hand", "body": "",
+                "comments": [], "auto_merge": None, "host": tool,
+            }  # fmt: skip
+            requests.append(request)
+        return request
+
+    def set(
+        self,
+        project: Path,
+        branch: str,
+        *,
+        state: str | None = None,
+        checks: str | None = None,
+    ) -> None:
+        """Set the newest request of a branch to a state (OPEN, CLOSED, MERGED) and/or checks
+        (passed, failed, pending, none)."""
+        assert state in (None, "OPEN", "CLOSED", "MERGED"), state
+        assert checks in (None, "passed", "failed", "pending", "none"), checks
+        key = self.key(project)
+        with self._changing() as data:
+            mine = [r for r in data.get("requests", {}).get(key, []) if r["branch"] == branch]
+            assert mine, f"no request of {branch} in {project}"
+            if state is not None:
+                mine[-1]["state"] = state
+            if checks is not None:
+                mine[-1]["checks"] = checks
+
+    def fail(self, command: str, message: str) -> None:
+        """Make every call of ``command`` (``"gh pr create"``, ``"glab mr view"``) print
+        ``message`` on stderr and exit 1."""
+        with self._changing() as data:
+            data.setdefault("failures", {})[command] = message

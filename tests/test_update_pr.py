@@ -1,21 +1,17 @@
 """``goldpath update-pr`` and the release lookup the template-update workflow runs.
 
 A throwaway template with v1.0.0 and v1.1.0 (and a CHANGELOG.md), a project generated at
-v1.0.0 whose ``origin`` is a local bare repository, and a stand-in ``gh`` first on PATH
-that logs what it is asked (with the body files' text) and answers ``gh pr view`` from a
-JSON file the test writes: what the workflow does on GitHub, without GitHub.
+v1.0.0 whose ``origin`` is a local bare repository, and stand-in ``gh`` and ``glab`` first
+on PATH (tests/helpers.py:FakeHosts) that log what they are asked and keep the requests
+they opened: what the workflow does on GitHub or GitLab, without either.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -30,6 +26,7 @@ from tests.helpers import (
     OLD_DOCSTRING,
     PACKAGE,
     WORKFLOW_CHANGE,
+    FakeHosts,
     answers_of,
     commit_all,
     git,
@@ -40,69 +37,21 @@ from tests.helpers import (
 
 HEALTH = f"src/{PACKAGE}/api/routes/health.py"
 CI_WORKFLOW = ".github/workflows/ci.yml"
-
-_FAKE_GH = """#!{python}
-import json, os, sys
-from pathlib import Path
-
-args = sys.argv[1:]
-entry = {{"args": args}}
-if "--body-file" in args:
-    entry["body"] = Path(args[args.index("--body-file") + 1]).read_text()
-with open(os.environ["FAKE_GH_LOG"], "a") as log:
-    log.write(json.dumps(entry) + "\\n")
-if args[:2] == ["pr", "view"]:
-    answer = Path(os.environ["FAKE_GH_PR"])
-    if not answer.exists():
-        sys.exit(f'no pull requests found for branch "{{args[2]}}"')
-    print(answer.read_text())
-elif args[:2] == ["pr", "create"]:
-    print("https://github.com/acme/service/pull/7")
-elif args[:2] == ["pr", "comment"]:
-    answer = Path(os.environ["FAKE_GH_PR"])
-    pull = json.loads(answer.read_text())
-    pull.setdefault("comments", []).append({{"body": entry["body"]}})
-    answer.write_text(json.dumps(pull))
-"""
-
-
-@dataclass(frozen=True)
-class FakeGh:
-    """The stand-in gh: what it was asked, and the pull request it reports (comments
-    posted with ``gh pr comment`` included, as GitHub would)."""
-
-    log: Path
-    pull_request: Path
-
-    def calls(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
-
-    def commands(self) -> list[list[str]]:
-        """Return each call's first two arguments (``pr create``, ...)."""
-        return [call["args"][:2] for call in self.calls()]
-
-    def only(self, *command: str) -> dict[str, Any]:
-        (call,) = [c for c in self.calls() if c["args"][: len(command)] == list(command)]
-        return call
-
-    def open_pull_request(self, number: int) -> None:
-        self.pull_request.write_text(json.dumps({"number": number, "state": "OPEN"}))
+# The CLI commands of each host: view, create, edit and comment.
+GH = {"view": ["pr", "view"], "create": ["pr", "create"], "edit": ["pr", "edit"],
+      "comment": ["pr", "comment"]}  # fmt: skip
+GLAB = {"view": ["mr", "list"], "create": ["mr", "create"], "edit": ["mr", "update"],
+        "comment": ["mr", "note"]}  # fmt: skip
 
 
 @pytest.fixture
-def gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeGh:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "gh"
-    script.write_text(_FAKE_GH.format(python=sys.executable))
-    script.chmod(0o755)
-    fake = FakeGh(log=tmp_path / "gh.log", pull_request=tmp_path / "pr.json")
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_GH_LOG", str(fake.log))
-    monkeypatch.setenv("FAKE_GH_PR", str(fake.pull_request))
-    return fake
+def hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHosts:
+    return FakeHosts.install(tmp_path / "hosts", monkeypatch)
+
+
+def _asked(hosts: FakeHosts) -> list[list[str]]:
+    """The host commands run, without glab's second look-up step (``mr view IID``)."""
+    return [c for c in hosts.commands() if c != ["mr", "view"]]
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +110,7 @@ def _assert_back_on_main(project: Path, head: str) -> None:
 
 @pytest.mark.slow
 def test_opens_a_pull_request_as_the_workflow_runs_it(
-    project: Path, template_repo: Path, gh: FakeGh, monkeypatch: pytest.MonkeyPatch
+    project: Path, template_repo: Path, hosts: FakeHosts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--vcs-ref <commit> --expect-release <tag>, run by the release's own goldpath."""
     import goldpath
@@ -173,7 +122,7 @@ def test_opens_a_pull_request_as_the_workflow_runs_it(
         "update-pr", str(project), "--vcs-ref", commit, "--expect-release", "v1.1.0", "--trust"
     )
     assert code == 0, err
-    assert "Opened #7" in out
+    assert "Opened #1" in out
     pushed = _remote_branch(project)
     assert pushed is not None
     assert git(project, "rev-parse", f"{pushed}^").strip() == head.strip()
@@ -181,9 +130,10 @@ def test_opens_a_pull_request_as_the_workflow_runs_it(
     assert f"{UPDATE_TRAILER}: v1.1.0" in message
     shown = git(project, "show", f"{pushed}:.copier-answers.yml")
     assert "_commit: v1.1.0" in shown
-    assert gh.commands() == [["pr", "view"], ["pr", "create"]]
-    create = gh.only("pr", "create")
+    assert hosts.commands() == [["pr", "view"], ["pr", "create"]]
+    create = hosts.only("pr", "create")
     assert create["args"][2:6] == ["--base", "main", "--head", UPDATE_BRANCH]
+    assert create["cwd"] == str(project)
     body = create["body"]
     assert "from `v1.0.0` to `v1.1.0`" in body
     assert "### v1.1.0 (2026-02-02)" in body
@@ -197,27 +147,52 @@ def test_opens_a_pull_request_as_the_workflow_runs_it(
 
 
 @pytest.mark.slow
-def test_a_second_run_refreshes_the_open_pull_request(project: Path, gh: FakeGh) -> None:
-    assert invoke("update-pr", str(project), "--trust")[0] == 0
-    first = _remote_branch(project)
-    gh.open_pull_request(7)
-    code, out, err = invoke("update-pr", str(project), "--trust", "--json")
+def test_opens_a_merge_request_on_gitlab(project: Path, hosts: FakeHosts) -> None:
+    head = git(project, "rev-parse", "HEAD")
+    code, out, err = invoke("update-pr", str(project), "--trust", "--host", "gitlab", "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert result["status"] == "refreshed"
-    assert result["pull_request"] == 7
-    assert result["pushed"] is False  # the branch already holds this very update
-    assert result["commit"] == first
-    assert _remote_branch(project) == first
-    assert gh.commands() == [["pr", "view"], ["pr", "create"], ["pr", "view"], ["pr", "edit"]]
-    assert gh.only("pr", "edit")["args"][2] == "7"
+    request = hosts.request(project, UPDATE_BRANCH)
+    assert request is not None
+    assert (result["status"], result["host"]) == ("opened", "gitlab")
+    assert result["pull_request"] == request["number"] == 1
+    assert result["pull_request_url"] == request["url"]
+    assert "/-/merge_requests/1" in request["url"]
+    assert result["commit"] == _remote_branch(project)
+    assert _asked(hosts) == [["mr", "list"], ["mr", "create"]]
+    create = hosts.only("mr", "create")
+    assert create["args"][2:6] == ["--source-branch", UPDATE_BRANCH, "--target-branch", "main"]
+    assert "### v1.1.0 (2026-02-02)" in create["body"]
+    assert hosts.calls("gh") == []
+    _assert_back_on_main(project, head)
 
 
 @pytest.mark.slow
-def test_a_persons_commit_on_the_branch_is_never_overwritten(
-    base_project: Path, template_repo: Path, tmp_path: Path, gh: FakeGh
+@pytest.mark.parametrize(("host", "cli"), [("github", GH), ("gitlab", GLAB)])
+def test_a_second_run_refreshes_the_open_request(
+    project: Path, hosts: FakeHosts, host: str, cli: dict[str, list[str]]
 ) -> None:
-    """A person resolved something on the branch; a newer release arrives: a comment."""
+    code, out, err = invoke("update-pr", str(project), "--trust", "--host", host)
+    assert code == 0, err
+    assert f"Opened {'#' if host == 'github' else '!'}1 from {UPDATE_BRANCH}" in out
+    first = _remote_branch(project)
+    code, out, err = invoke("update-pr", str(project), "--trust", "--host", host, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["status"] == "refreshed"
+    assert result["pull_request"] == 1
+    assert result["pull_request_url"] == hosts.request(project, UPDATE_BRANCH)["url"]  # type: ignore[index]
+    assert result["pushed"] is False  # the branch already holds this very update
+    assert result["commit"] == first
+    assert _remote_branch(project) == first
+    assert _asked(hosts) == [cli["view"], cli["create"], cli["view"], cli["edit"]]
+    assert hosts.only(*cli["edit"])["args"][2] == "1"
+    assert len(hosts.requests(project)) == 1
+
+
+def _forked_project(base_project: Path, template_repo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A v1.0.0 project (origin: a local bare repository) of a fork of the template, which
+    the test can give further releases."""
     fork = tmp_path / "template"
     git(tmp_path, "clone", "--quiet", str(template_repo), str(fork))
     project = tmp_path / "service"
@@ -227,49 +202,105 @@ def test_a_persons_commit_on_the_branch_is_never_overwritten(
     git(tmp_path, "init", "--quiet", "--bare", str(origin))
     git(project, "remote", "add", "origin", origin.as_uri())
     git(project, "push", "--quiet", "origin", "main")
-    assert invoke("update-pr", str(project), "--trust")[0] == 0
-    gh.open_pull_request(7)
+    return project, fork
+
+
+def _release_v1_2(fork: Path) -> None:
+    (fork / "CHANGELOG.md").write_text("# Changelog\n\n## v1.2.0 (2026-03-02)\n\n- More.\n")
+    commit_all(fork, "template v1.2.0")
+    git(fork, "tag", "v1.2.0")
+
+
+@pytest.mark.slow
+def test_after_a_merged_request_the_next_release_opens_a_fresh_one(
+    base_project: Path, template_repo: Path, tmp_path: Path, hosts: FakeHosts
+) -> None:
+    """GitLab keeps the merged request of the branch; the next release gets a new one."""
+    project, fork = _forked_project(base_project, template_repo, tmp_path)
+    assert invoke("update-pr", str(project), "--trust", "--host", "gitlab")[0] == 0
+    hosts.set(project, UPDATE_BRANCH, state="MERGED", checks="passed")
+    git(project, "fetch", "--quiet", "origin", UPDATE_BRANCH)
+    git(project, "merge", "--quiet", "--ff-only", "FETCH_HEAD")
+    git(project, "push", "--quiet", "origin", "main")
+    _release_v1_2(fork)
+    code, out, err = invoke("update-pr", str(project), "--trust", "--host", "gitlab", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["status"], result["pull_request"]) == ("opened", 2)
+    assert (result["from_version"], result["to_version"]) == ("v1.1.0", "v1.2.0")
+    assert [(r["number"], r["state"]) for r in hosts.requests(project)] == [
+        (1, "MERGED"),
+        (2, "OPEN"),
+    ]
+
+
+def _with_a_persons_commit(
+    base_project: Path, template_repo: Path, tmp_path: Path, host: str
+) -> tuple[Path, Path, str | None]:
+    """A project whose update request is open and whose branch holds a person's commit;
+    returns the project, its template's fork and the branch's commit."""
+    project, fork = _forked_project(base_project, template_repo, tmp_path)
+    assert invoke("update-pr", str(project), "--trust", "--host", host)[0] == 0
+    origin = tmp_path / "origin.git"
 
     person = tmp_path / "person"
     git(tmp_path, "clone", "--quiet", "--branch", UPDATE_BRANCH, origin.as_uri(), str(person))
     (person / "NOTES.md").write_text("Resolved by a person.\n")
     commit_all(person, "a person's fix on the update branch")
     git(person, "push", "--quiet", "origin", UPDATE_BRANCH)
-    theirs = _remote_branch(project)
+    return project, fork, _remote_branch(project)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("host", "cli"), [("github", GH), ("gitlab", GLAB)])
+def test_a_persons_commit_on_the_branch_is_never_overwritten(
+    base_project: Path,
+    template_repo: Path,
+    tmp_path: Path,
+    hosts: FakeHosts,
+    host: str,
+    cli: dict[str, list[str]],
+) -> None:
+    """A person resolved something on the branch; a newer release arrives: a comment."""
+    project, fork, theirs = _with_a_persons_commit(base_project, template_repo, tmp_path, host)
+    noun = "pull request" if host == "github" else "merge request"
 
     # The same release again: the branch is left alone, nothing new to say.
-    code, out, err = invoke("update-pr", str(project), "--trust", "--json")
+    code, out, err = invoke("update-pr", str(project), "--trust", "--host", host, "--json")
     assert code == 0, err
     assert json.loads(out)["status"] == "kept"
     assert json.loads(out)["commented"] is False
 
-    (fork / "CHANGELOG.md").write_text("# Changelog\n\n## v1.2.0 (2026-03-02)\n\n- More.\n")
-    commit_all(fork, "template v1.2.0")
-    git(fork, "tag", "v1.2.0")
+    _release_v1_2(fork)
     head = git(project, "rev-parse", "HEAD")
-    code, out, err = invoke("update-pr", str(project), "--trust")
+    code, out, err = invoke("update-pr", str(project), "--trust", "--host", host)
     assert code == 0, err
+    said = "#1" if host == "github" else "!1"
     assert f"Left {UPDATE_BRANCH} as is: it has 1 commit(s) goldpath did not make" in out
+    assert f"said so on {said}. Merge or close the {noun}" in out
     assert _remote_branch(project) == theirs
-    comment = gh.only("pr", "comment")
-    assert comment["args"][2] == "7"
+    comment = hosts.only(*cli["comment"])
+    assert comment["args"][2] == "1"
     assert "`v1.2.0` is available" in comment["body"]
     assert "commits goldpath did not make" in comment["body"]
-    assert "Merge or close this pull request" in comment["body"]
-    assert ["pr", "edit"] not in gh.commands()
+    assert f"Merge or close this {noun}" in comment["body"]
+    assert cli["edit"] not in hosts.commands()
     _assert_back_on_main(project, head)
 
     # Next week, the same release: said once is enough.
-    code, out, err = invoke("update-pr", str(project), "--trust", "--json")
+    code, out, err = invoke("update-pr", str(project), "--trust", "--host", host, "--json")
     assert code == 0, err
     assert json.loads(out)["commented"] is False
-    assert gh.commands().count(["pr", "comment"]) == 1
+    assert hosts.commands().count(cli["comment"]) == 1
     assert _remote_branch(project) == theirs
+    request = hosts.request(project, UPDATE_BRANCH)
+    assert request is not None
+    assert len(request["comments"]) == 1
 
 
 @pytest.mark.slow
 def test_a_conflict_is_committed_with_markers_and_named_in_the_body(
-    project: Path, gh: FakeGh
+    project: Path, hosts: FakeHosts
 ) -> None:
     health = project / HEALTH
     health.write_text(health.read_text().replace(OLD_DOCSTRING, '    """Liveness, our way."""'))
@@ -281,7 +312,7 @@ def test_a_conflict_is_committed_with_markers_and_named_in_the_body(
     pushed = _remote_branch(project)
     assert pushed is not None
     assert "<<<<<<< before updating" in git(project, "show", f"{pushed}:{HEALTH}")
-    body = gh.only("pr", "create")["body"]
+    body = hosts.only("pr", "create")["body"]
     assert f"- `{HEALTH}`" in body
     assert "delete the markers" in body
     assert "<<<<<<<" not in health.read_text()
@@ -296,7 +327,7 @@ def workflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_a_workflow_change_needs_a_token_that_may_push_it(
-    project: Path, workflow_template: Path, gh: FakeGh
+    project: Path, workflow_template: Path, hosts: FakeHosts
 ) -> None:
     _point_at(project, workflow_template)
     git(project, "push", "--quiet", "origin", "main")
@@ -309,7 +340,7 @@ def test_a_workflow_change_needs_a_token_that_may_push_it(
     assert "GOLDPATH_APP_PRIVATE_KEY" in err
     assert "nothing was pushed" in err
     assert _remote_branch(project) is None
-    assert gh.calls() == []
+    assert hosts.calls() == []
     _assert_back_on_main(project, head)
 
     code, _, err = invoke("update-pr", str(project), "--trust", "--can-push-workflows")
@@ -321,13 +352,13 @@ def test_a_workflow_change_needs_a_token_that_may_push_it(
 
 
 @pytest.mark.slow
-def test_a_dirty_tree_is_refused(project: Path, gh: FakeGh) -> None:
+def test_a_dirty_tree_is_refused(project: Path, hosts: FakeHosts) -> None:
     (project / "scratch.txt").write_text("work in progress\n")
     code, _, err = invoke("update-pr", str(project), "--trust")
     assert code == 1
     assert "has uncommitted changes; commit or stash them first" in err
     assert _remote_branch(project) is None
-    assert gh.calls() == []
+    assert hosts.calls() == []
 
 
 def test_another_goldpath_than_the_expected_release_is_refused(tmp_path: Path) -> None:

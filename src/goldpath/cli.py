@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from .errors import AbortedError, UserError
+from .hosts import HostName
 from .settings import EXIT_BEHIND, EXIT_CONFLICTS, EXIT_UNKNOWN, UPDATE_BRANCH
 
 if TYPE_CHECKING:
@@ -83,6 +84,13 @@ PathArgument = Annotated[
 LockOption = Annotated[bool, typer.Option("--lock/--no-lock", help="Write uv.lock with 'uv lock'.")]
 TrustOption = Annotated[
     bool, typer.Option("--trust", help="Allow the template's tasks, migrations and extensions.")
+]
+HostOption = Annotated[
+    HostName,
+    typer.Option(
+        "--host",
+        help="Where the repository's pull (merge) requests live: github (gh) or gitlab (glab).",
+    ),
 ]
 
 
@@ -341,6 +349,7 @@ def update_pr(
     ] = False,
     lock: LockOption = True,
     trust: TrustOption = False,
+    host: HostOption = "github",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Update on a branch, push it, and open or refresh the template-update pull request."""
@@ -348,6 +357,7 @@ def update_pr(
     import json
 
     from .commands.update_pr import update_pull_request
+    from .hosts import noun, reference
 
     def body() -> None:
         with _Status() as status:
@@ -361,19 +371,23 @@ def update_pr(
                 can_push_workflows=can_push_workflows,
                 lock=lock,
                 trust=trust,
+                host=host,
                 progress=status.update,
             )
         if as_json:
             typer.echo(json.dumps(dataclasses.asdict(result), indent=2))
             return
-        number = f"#{result.pull_request}" if result.pull_request else "the pull request"
+        request = noun(result.host)
+        number = (
+            reference(result.host, result.pull_request) if result.pull_request else f"the {request}"
+        )
         if result.status == "current":
             typer.echo(f"{result.path} is up to date (template {result.to_version}).")
         elif result.status == "kept":
             said = f"; said so on {number}" if result.commented else ""
             typer.echo(
                 f"Left {result.branch} as is: it has {len(result.foreign_commits)} commit(s) "
-                f"goldpath did not make{said}. Merge or close the pull request and delete "
+                f"goldpath did not make{said}. Merge or close the {request} and delete "
                 "the branch; the next run opens a fresh one."
             )
         else:

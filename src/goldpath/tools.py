@@ -16,6 +16,7 @@ __all__ = ["error_line", "project_env", "require", "run", "run_ok"]
 _INSTALL_HINTS = {
     "gh": "install the GitHub CLI: https://cli.github.com",
     "git": "install git from https://git-scm.com/downloads",
+    "glab": "install the GitLab CLI: https://gitlab.com/gitlab-org/cli#installation",
     "uv": "install uv: https://docs.astral.sh/uv/getting-started/installation/",
 }
 

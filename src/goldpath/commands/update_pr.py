@@ -3,15 +3,14 @@
 What the scheduled template-update workflow runs, and what a person can run by hand. The
 branch is rebuilt from the base only while every commit on it is goldpath's (marked with
 the update trailer); a person's commit there, a conflict resolution say, is never
-overwritten: the open pull request gets a comment instead.
+overwritten: the open pull request gets a comment instead. The request lives on GitHub
+(a pull request, through ``gh``) or GitLab (a merge request, through ``glab``).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import yaml
 from .. import tools
 from ..changelog import Section, entries_between, read_changelog
 from ..errors import DirtyTreeError, UserError, WorkflowPushError
+from ..hosts import Host, HostName, PullRequest, host_for, noun
 from ..project import GeneratedRepo, parse_version
 from ..release import ReleaseTags
 from ..settings import ANSWERS_FILE, UPDATE_BRANCH
@@ -34,7 +34,6 @@ PullRequestStatus = Literal["opened", "refreshed", "current", "kept"]
 repository is already at the release; kept: the branch holds a person's commits, left as is."""
 
 WORKFLOWS_DIR = ".github/workflows/"
-_PULL_URL = re.compile(r"/pull/(?P<number>\d+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -50,16 +49,11 @@ class UpdatePrResult:
     commit: str | None = None
     pushed: bool = False
     pull_request: int | None = None
+    pull_request_url: str | None = None
+    host: HostName = "github"
     commented: bool = False
     conflicts: list[str] = field(default_factory=list)
     foreign_commits: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _PullRequest:
-    number: int
-    state: str  # OPEN, CLOSED, MERGED
-    comments: tuple[str, ...] = ()
 
 
 def _no_progress(_: str) -> None:
@@ -77,13 +71,16 @@ def update_pull_request(
     can_push_workflows: bool = False,
     lock: bool = True,
     trust: bool = False,
+    host: HostName = "github",
     progress: Callable[[str], None] = _no_progress,
 ) -> UpdatePrResult:
     """Update the repository on ``branch``, push it and open or refresh its pull request.
 
     The working tree ends where it started (the start branch checked out, clean): the
-    update is made on a detached HEAD and pushed from there.
+    update is made on a detached HEAD and pushed from there. ``host`` says where the
+    request lives: ``github`` (``gh``) or ``gitlab`` (``glab``).
     """
+    code_host = host_for(host)
     if expect_release is not None:
         _check_running_release(expect_release)
     repo = GeneratedRepo.open(path)
@@ -111,7 +108,7 @@ def update_pull_request(
     ):
         return UpdatePrResult(
             path=str(repo.path), status="current", branch=branch, base=base,
-            from_version=repo.version, to_version=repo.version,
+            from_version=repo.version, to_version=repo.version, host=code_host.name,
         )  # fmt: skip
 
     progress(f"Fetching {remote}/{branch}")
@@ -119,16 +116,18 @@ def update_pull_request(
     if remote_sha is not None:
         foreign = repo.foreign_commits(base_sha, remote_sha)
         if foreign:
-            return _leave_alone(repo, branch, base, remote_sha, release, foreign)
+            return _leave_alone(code_host, repo, branch, base, remote_sha, release, foreign)
 
     update, commit = _update_on_detached_head(
         repo, start=start or repo.head(), base_sha=base_sha, target=target, lock=lock,
-        trust=trust, can_push_workflows=can_push_workflows, progress=progress,
+        trust=trust, progress=progress,
+        # Only GitHub refuses workflow changes to a token without the workflows permission.
+        can_push_workflows=can_push_workflows or code_host.name != "github",
     )  # fmt: skip
     if update is None or commit is None:
         return UpdatePrResult(
             path=str(repo.path), status="current", branch=branch, base=base,
-            from_version=repo.version, to_version=repo.version,
+            from_version=repo.version, to_version=repo.version, host=code_host.name,
         )  # fmt: skip
 
     # The body first: a template whose changelog cannot be read stops before the push.
@@ -141,7 +140,9 @@ def update_pull_request(
         repo.git("push", "--quiet", lease, remote, f"{commit}:refs/heads/{branch}")
     progress("Opening or refreshing the pull request")
     title = f"Update the goldpath template to {update.to_version}"
-    status, number = _open_or_refresh(repo, branch=branch, base=base, title=title, body=body)
+    status, request = _open_or_refresh(
+        code_host, repo, branch=branch, base=base, title=title, body=body
+    )
     return UpdatePrResult(
         path=str(repo.path),
         status=status,
@@ -151,27 +152,23 @@ def update_pull_request(
         to_version=update.to_version,
         commit=commit if pushed else remote_sha,
         pushed=pushed,
-        pull_request=number,
+        pull_request=request.number,
+        pull_request_url=request.url,
+        host=code_host.name,
         conflicts=update.conflicts,
     )
 
 
 def _open_or_refresh(
-    repo: GeneratedRepo, *, branch: str, base: str, title: str, body: str
-) -> tuple[PullRequestStatus, int | None]:
-    """Edit the branch's open pull request, or create one; return what and its number."""
-    existing = _view_pull_request(repo, branch)
-    with tempfile.TemporaryDirectory(prefix="goldpath-pr-") as tmp:
-        body_file = Path(tmp) / "body.md"
-        body_file.write_text(body, encoding="utf-8")
-        if existing is not None and existing.state == "OPEN":
-            _gh(repo, "pr", "edit", str(existing.number), "--title", title,
-                "--body-file", str(body_file))  # fmt: skip
-            return "refreshed", existing.number
-        output = _gh(repo, "pr", "create", "--base", base, "--head", branch,
-                     "--title", title, "--body-file", str(body_file))  # fmt: skip
-    match = _PULL_URL.search(output)
-    return "opened", int(match["number"]) if match else None
+    host: Host, repo: GeneratedRepo, *, branch: str, base: str, title: str, body: str
+) -> tuple[PullRequestStatus, PullRequest]:
+    """Edit the branch's open pull request, or create one; return what and which."""
+    existing = host.view(repo.path, branch)
+    if existing is not None and existing.state == "OPEN":
+        host.edit(repo.path, existing.number, title=title, body=body)
+        return "refreshed", existing
+    created = host.create(repo.path, base=base, branch=branch, title=title, body=body)
+    return "opened", created
 
 
 def _check_running_release(tag: str) -> None:
@@ -217,6 +214,7 @@ def _fetch_branch(repo: GeneratedRepo, remote: str, branch: str) -> str | None:
 
 
 def _leave_alone(
+    host: Host,
     repo: GeneratedRepo,
     branch: str,
     base: str,
@@ -225,23 +223,21 @@ def _leave_alone(
     foreign: list[str],
 ) -> UpdatePrResult:
     """A person has committed to the update branch: keep it, say so on the open PR."""
-    existing = _view_pull_request(repo, branch)
+    existing = host.view(repo.path, branch)
     on_branch = _branch_version(repo, remote_sha)
     commented = False
     # Once per release: the comment carries a marker the next run finds.
     marker = f"<!-- goldpath update-pr: {release} -->"
     told = existing is not None and any(marker in text for text in existing.comments)
     if existing is not None and existing.state == "OPEN" and on_branch != release and not told:
+        request = noun(host.name)
         comment = (
-            f"{marker}\nTemplate release `{release}` is available (this pull request brings "
+            f"{marker}\nTemplate release `{release}` is available (this {request} brings "
             f"`{on_branch or 'an earlier version'}`). `{branch}` has commits goldpath did not "
             f"make ({', '.join(sha[:12] for sha in foreign)}), so it was left as is. Merge or "
-            "close this pull request (and delete the branch); the next run opens a fresh one."
+            f"close this {request} (and delete the branch); the next run opens a fresh one."
         )
-        with tempfile.TemporaryDirectory(prefix="goldpath-pr-") as tmp:
-            body_file = Path(tmp) / "comment.md"
-            body_file.write_text(comment + "\n", encoding="utf-8")
-            _gh(repo, "pr", "comment", str(existing.number), "--body-file", str(body_file))
+        host.comment(repo.path, existing.number, comment + "\n")
         commented = True
     return UpdatePrResult(
         path=str(repo.path),
@@ -251,6 +247,8 @@ def _leave_alone(
         from_version=repo.version,
         to_version=release,
         pull_request=existing.number if existing is not None else None,
+        pull_request_url=existing.url if existing is not None else None,
+        host=host.name,
         commented=commented,
         foreign_commits=foreign,
     )
@@ -377,28 +375,3 @@ def _demote_headings(markdown: str) -> str:
             line = "#" + line
         lines.append(line)
     return "\n".join(lines)
-
-
-def _gh(repo: GeneratedRepo, *args: str) -> str:
-    return tools.run([tools.require("gh"), *args], cwd=repo.path, what=f"gh {' '.join(args[:2])}")
-
-
-def _view_pull_request(repo: GeneratedRepo, branch: str) -> _PullRequest | None:
-    """Return the pull request of ``branch`` (the newest, any state), or None."""
-    gh = tools.require("gh")
-    result = subprocess.run(
-        [gh, "pr", "view", branch, "--json", "state,number,comments"],
-        cwd=repo.path, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if result.returncode != 0:
-        # gh has no exit code of its own for "none": its message is the only tell.
-        if "no pull requests found" in result.stderr:
-            return None
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        raise UserError(f"gh pr view failed: {lines[-1] if lines else result.returncode}")
-    try:
-        data = json.loads(result.stdout)
-        comments = tuple(str(c.get("body", "")) for c in data.get("comments") or ())
-        return _PullRequest(int(data["number"]), str(data["state"]), comments)
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise UserError(f"gh pr view printed no pull request: {result.stdout.strip()}") from error
