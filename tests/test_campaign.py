@@ -134,10 +134,8 @@ def test_a_campaign_in_two_waves_with_a_conflict_and_a_failed_verify(
 
     # A person resolves the conflict on the update branch: the campaign never rewrites it.
     clone = tmp_path / "person"
-    git(tmp_path, "clone", "--quiet", "--branch", BRANCH, str(conflicted / ".git"), str(clone))
-    git(
-        clone, "remote", "set-url", "origin", git(conflicted, "remote", "get-url", "origin").strip()
-    )
+    origin = git(conflicted, "remote", "get-url", "origin").strip()
+    git(tmp_path, "clone", "--quiet", "--branch", BRANCH, origin, str(clone))
     resolved = (clone / HEALTH).read_text()
     start, end = resolved.index("<<<<<<<"), resolved.index(">>>>>>> after updating\n")
     (clone / HEALTH).write_text(resolved[:start] + '    """Liveness, our way."""\n'

@@ -35,7 +35,7 @@ class CampaignRun:
     campaign: Campaign
     state: Path
     waiting: int | None
-    """The wave that holds the campaign back (not green yet), or None when none does."""
+    """The wave whose gate holds the next wave back (not green yet), or None."""
     dry_run: bool = False
 
 
@@ -136,10 +136,11 @@ def _run(campaign: Campaign, *, state: Path, proceed: bool, options: _Options) -
     saver = _Saver(campaign, state, enabled=not options.dry_run)
     saver.save()
     waiting: int | None = None
-    for wave in campaign.waves():
+    waves = campaign.waves()
+    for wave in waves:
         members = campaign.wave(wave)
         _each(members, options, saver, lambda repo: _step(campaign, repo, options))
-        if all(_ready(repo) for repo in members):
+        if wave == waves[-1] or all(_ready(repo) for repo in members):
             continue
         if proceed and not options.dry_run:
             proceed = False  # once: the gate of this wave only
