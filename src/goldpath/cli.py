@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from .errors import AbortedError, UserError
+from .errors import AbortedError, ReportedError, UserError
 from .hosts import HostName
 from .settings import EXIT_BEHIND, EXIT_CONFLICTS, EXIT_UNKNOWN, UPDATE_BRANCH
 
@@ -137,7 +137,9 @@ def _guarded(action: Callable[[], T], *, as_json: bool = False) -> T:
             for warning in caught:
                 typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)
     if as_json:
-        _echo_json({"error": {"type": type(failure).__name__, "message": failure.message}})
+        # An error another goldpath reported keeps the class it named.
+        kind = failure.kind if isinstance(failure, ReportedError) else type(failure)
+        _echo_json({"error": {"type": kind.__name__, "message": failure.message}})
     _err(failure.message)
     raise typer.Exit(1)
 

@@ -15,6 +15,7 @@ __all__ = [
     "CampaignSourceError",
     "DirtyTreeError",
     "GoldpathError",
+    "ReportedError",
     "TemplateRenderError",
     "ToolError",
     "UserError",
@@ -32,6 +33,18 @@ class UserError(GoldpathError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class ReportedError(UserError):
+    """An error that a goldpath command run in another process reported (``--json``).
+
+    ``kind`` is the class it named in errors.py (``UserError`` when the name is unknown),
+    so a caller tells outcomes apart by class, never by the message.
+    """
+
+    def __init__(self, kind: type[UserError], message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class AbortedError(UserError):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import ToolError, UserError
 
@@ -106,6 +109,43 @@ def error_line(output: str) -> str | None:
     if chosen is None:
         chosen = next((line for line in lines if not _ASIDE_PREFIX.match(line)), None)
     return _ERROR_PREFIX.sub("", chosen) if chosen else None
+
+
+def run_goldpath(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    launcher: Sequence[str] | None = None,
+    timeout: float = 3600,
+) -> dict[str, Any]:
+    """Run a goldpath command with ``--json`` in its own process and return its result.
+
+    Its own process, because copier changes the working directory of the one it runs in.
+    ``launcher`` runs another goldpath (``uv tool run --from ...``) instead of this one.
+    An error it reports becomes a ``ReportedError`` of the class it names.
+    """
+    from . import errors
+
+    command = [*(launcher or [sys.executable, "-m", "goldpath"]), *args, "--json"]
+    result = subprocess.run(
+        command, cwd=cwd, env=None if env is None else dict(env), capture_output=True,
+        text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    try:
+        data = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        detail = error_line(result.stderr) or f"exit code {result.returncode}"
+        raise ToolError(f"goldpath {args[0]}", detail, returncode=result.returncode)
+    reported = data.get("error")
+    if isinstance(reported, dict):
+        kind = getattr(errors, str(reported.get("type")), None)
+        if not (isinstance(kind, type) and issubclass(kind, UserError)):
+            kind = UserError
+        raise errors.ReportedError(kind, str(reported.get("message")))
+    return data
 
 
 def run_ok(args: Sequence[str], *, cwd: Path) -> bool:

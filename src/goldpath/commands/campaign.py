@@ -3,9 +3,7 @@ pull requests, and keep the state in one file so that a re-run continues where i
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -16,7 +14,7 @@ from pathlib import Path
 from .. import tools
 from ..campaign import GREEN, Campaign, Host, RepoState
 from ..campaign_sources import SourceFailure
-from ..errors import UserError
+from ..errors import DirtyTreeError, ReportedError, UserError
 from ..hosts import host_for
 from ..project import GeneratedRepo
 from ..release import is_release_tag
@@ -188,32 +186,12 @@ def _step(campaign: Campaign, repo: RepoState, options: _Options) -> None:
         _refresh(campaign, repo, options)
 
 
-def _goldpath(*args: str) -> dict[str, object]:
-    """Run a goldpath command in its own process (copier changes the working directory)
-    and return its ``--json`` result; an error it reports becomes a UserError."""
-    result = subprocess.run(
-        [sys.executable, "-m", "goldpath", *args, "--json"],
-        capture_output=True, text=True, check=False, timeout=3600,
-    )  # fmt: skip
-    try:
-        data = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        detail = tools.error_line(result.stderr) or f"exit code {result.returncode}"
-        raise UserError(detail) from None
-    if not isinstance(data, dict):
-        raise UserError(f"goldpath {args[0]} gave no result")
-    error = data.get("error")
-    if isinstance(error, dict):
-        raise UserError(str(error.get("message")))
-    return data
-
-
 def _preview(campaign: Campaign, repo: RepoState, options: _Options) -> None:
     """--dry-run: what the update would change; nothing is pushed or written."""
     args = ["update", repo.path, "--dry-run", "--vcs-ref", campaign.to]
     args += ["--trust"] if options.trust else []
     args += [] if options.lock else ["--no-lock"]
-    report = _goldpath(*args)
+    report = tools.run_goldpath(args)
     repo.from_version = str(report["from_version"])
     changed = report.get("changed") or []
     conflicts = report.get("conflicts") or []
@@ -238,7 +216,13 @@ def _update(campaign: Campaign, repo: RepoState, options: _Options) -> None:
             "--host", campaign.host, "--can-push-workflows"]  # fmt: skip
     args += ["--trust"] if options.trust else []
     args += [] if options.lock else ["--no-lock"]
-    result = _goldpath(*args)
+    try:
+        result = tools.run_goldpath(args)
+    except ReportedError as error:
+        if issubclass(error.kind, DirtyTreeError):
+            repo.mark("skipped", "uncommitted changes; commit or stash them, then run again")
+            return
+        raise
     status = result.get("status")
     url = result.get("pull_request_url")
     repo.pull_request = str(url) if url else repo.pull_request

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from .. import errors, tools
-from ..errors import DirtyTreeError, UserError
+from .. import tools
+from ..errors import DirtyTreeError, ReportedError, UserError
 from ..project import GeneratedRepo
 from ..release import ReleaseTags
 from ..settings import ANSWERS_FILE, EXIT_CONFLICTS
@@ -143,14 +139,17 @@ def _update_one(status: FleetRepo, *, trust: bool, lock: bool) -> UpdateOutcome:
     except UserError as error:
         return UpdateOutcome(status.path, "failed", error.message)
     try:
-        result = _run_update(status.path, trust=trust, lock=lock)
-        if isinstance(result, _Failure):
+        args = ["update", status.path, *(["--trust"] if trust else []),
+                *([] if lock else ["--no-lock"])]  # fmt: skip
+        try:
+            result = tools.run_goldpath(args)
+        except ReportedError as error:
             # A refusal (a tree that got dirty after the status) touched nothing: no restore.
-            if issubclass(result.kind, DirtyTreeError):
+            if issubclass(error.kind, DirtyTreeError):
                 _abandon(repo, start_branch, start, branch, restore=False)
                 return UpdateOutcome(status.path, "skipped", "uncommitted changes")
             _abandon(repo, start_branch, start, branch)
-            return UpdateOutcome(status.path, "failed", result.message)
+            return UpdateOutcome(status.path, "failed", error.message)
         conflicts = [str(name) for name in result["conflicts"]]
         if conflicts or result["up_to_date"]:
             _abandon(repo, start_branch, start, branch)
@@ -164,39 +163,6 @@ def _update_one(status: FleetRepo, *, trust: bool, lock: bool) -> UpdateOutcome:
         _abandon(repo, start_branch, start, branch)
         return UpdateOutcome(status.path, "failed", error.message)
     return UpdateOutcome(status.path, "updated", f"{old} -> {new}", branch)
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """An error ``goldpath update --json`` reported: its class in errors.py, its line."""
-
-    kind: type[UserError]
-    message: str
-
-
-def _run_update(path: str, *, trust: bool, lock: bool) -> dict[str, Any] | _Failure:
-    """Run ``goldpath update PATH --json`` in its own process; return its result or error.
-
-    The error's type name is looked up in errors.py, so outcomes are told apart by class
-    (a subclass counts), never by message.
-    """
-    command = [sys.executable, "-m", "goldpath", "update", path, "--json"]
-    command += ["--trust"] if trust else []
-    command += [] if lock else ["--no-lock"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    try:
-        data = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        data = None
-    if not isinstance(data, dict):
-        detail = tools.error_line(result.stderr) or f"exit code {result.returncode}"
-        return _Failure(UserError, f"goldpath update gave no result: {detail}")
-    if "error" not in data:
-        return data
-    kind = getattr(errors, str(data["error"]["type"]), None)
-    if not (isinstance(kind, type) and issubclass(kind, UserError)):
-        kind = UserError
-    return _Failure(kind, str(data["error"]["message"]))
 
 
 def _abandon(

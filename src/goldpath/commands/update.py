@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -167,23 +165,15 @@ def _delegate(
     """Have the target release's goldpath do the update: installed by uv from the canonical
     source at the commit the tag points at, and checked to be that release before it acts."""
     source = repo.template if is_remote(repo.template) else Path(repo.template).as_uri()
-    command = [tools.require("uv"), "tool", "run", "--isolated", "--from", f"git+{source}@{commit}",
-               "goldpath", "update", str(repo.path), "--vcs-ref", target, "--json"]  # fmt: skip
-    command += [f"--data={k}={v}" for k, v in data.items()]
-    command += ["--no-lock"] if not lock else []
-    command += ["--dry-run"] if dry_run else []
-    command += ["--trust"] if trust else []
+    launcher = [tools.require("uv"), "tool", "run", "--isolated", "--from",
+                f"git+{source}@{commit}", "goldpath"]  # fmt: skip
+    args = ["update", str(repo.path), "--vcs-ref", target]
+    args += [f"--data={k}={v}" for k, v in data.items()]
+    args += ["--no-lock"] if not lock else []
+    args += ["--dry-run"] if dry_run else []
+    args += ["--trust"] if trust else []
     env = {**tools.project_env(), DELEGATED_ENV: target}
-    result = subprocess.run(command, cwd=repo.path, env=env, capture_output=True, text=True,
-                            check=False, timeout=1800)  # fmt: skip
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        detail = lines[-1] if lines else f"exit code {result.returncode}"
-        raise UserError(f"goldpath {target} (installed with uv) failed: {detail}") from None
-    if "error" in report:
-        raise UserError(str(report["error"]["message"]))
+    report = tools.run_goldpath(args, cwd=repo.path, env=env, launcher=launcher)
     return UpdateResult(
         path=repo.path,
         from_version=str(report["from_version"]),
