@@ -67,3 +67,19 @@ def test_a_broken_state_file_is_one_clear_error(tmp_path: Path, text: str, messa
 def test_a_missing_state_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="cannot read campaign"):
         Campaign.load(tmp_path / "nope.yml")
+
+
+def test_run_and_status_find_the_one_state_file_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from goldpath.commands.campaign import find_state
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"name the campaign with --state FILE \(here: none\)"):
+        find_state(None)
+    _campaign().save(tmp_path / "goldpath-campaign-v1.1.0.yml")
+    assert find_state(None) == tmp_path / "goldpath-campaign-v1.1.0.yml"
+    _campaign().save(tmp_path / "goldpath-campaign-v1.2.0.yml")
+    with pytest.raises(UserError, match="goldpath-campaign-v1.1.0.yml, goldpath-campaign-v1.2"):
+        find_state(None)
+    assert find_state(tmp_path / "x.yml") == tmp_path / "x.yml"

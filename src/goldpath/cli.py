@@ -660,9 +660,7 @@ def campaign_start_command(
 
 @campaign_app.command("run")
 def campaign_run_command(
-    state: Annotated[
-        Path, typer.Option("--state", metavar="FILE", dir_okay=False, help="The state file.")
-    ],
+    state: StateOption = None,
     proceed: ProceedOption = False,
     dry_run: DryRunOption = False,
     jobs: JobsOption = 2,
@@ -672,12 +670,12 @@ def campaign_run_command(
     trust: TrustOption = False,
 ) -> None:
     """Continue a campaign: refresh pull requests and CI, pass the wave gate, run the next wave."""
-    from .commands.campaign import run_campaign
+    from .commands.campaign import find_state, run_campaign
 
     def body() -> CampaignRun:
         with _Progress() as bar:
             return run_campaign(
-                state=state, proceed=proceed, dry_run=dry_run, jobs=jobs, trust=trust,
+                state=find_state(state), proceed=proceed, dry_run=dry_run, jobs=jobs, trust=trust,
                 lock=lock, verify_checks=verify_check or (), advance=bar.advance,
             )  # fmt: skip
 
@@ -686,9 +684,7 @@ def campaign_run_command(
 
 @campaign_app.command("status")
 def campaign_status_command(
-    state: Annotated[
-        Path, typer.Option("--state", metavar="FILE", dir_okay=False, help="The state file.")
-    ],
+    state: StateOption = None,
     as_json: JsonOption = False,
     report: Annotated[
         Path | None,
@@ -706,8 +702,9 @@ def campaign_status_command(
 
     from .campaign import Campaign
     from .campaign_report import html, markdown, status_table
+    from .commands.campaign import find_state
 
-    campaign = _guarded(lambda: Campaign.load(state))
+    campaign = _guarded(lambda: Campaign.load(find_state(state)))
     if report is not None:
         report.mkdir(parents=True, exist_ok=True)
         (report / "report.md").write_text(markdown(campaign), encoding="utf-8")

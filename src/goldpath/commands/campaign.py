@@ -20,7 +20,13 @@ from ..project import GeneratedRepo
 from ..release import is_release_tag
 from .verify import verify_project
 
-__all__ = ["CampaignRun", "default_state_path", "run_campaign", "start_campaign"]
+__all__ = [
+    "CampaignRun",
+    "default_state_path",
+    "find_state",
+    "run_campaign",
+    "start_campaign",
+]
 
 _DONE = {"merged", "skipped"}
 _CONFLICT_MARKER = "<<<<<<< before updating"
@@ -54,6 +60,17 @@ def _nothing(_: RepoState) -> None:
 def default_state_path(to: str) -> Path:
     """Return the state file a campaign to ``to`` uses when none is named."""
     return Path.cwd() / f"goldpath-campaign-{to}.yml"
+
+
+def find_state(state: Path | None) -> Path:
+    """Return the state file named, or the one campaign state file in the current directory."""
+    if state is not None:
+        return state
+    found = sorted(Path.cwd().glob("goldpath-campaign-*.yml"))
+    if len(found) != 1:
+        where = "none" if not found else ", ".join(p.name for p in found)
+        raise UserError(f"name the campaign with --state FILE (here: {where})")
+    return found[0]
 
 
 def start_campaign(
