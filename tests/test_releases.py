@@ -230,7 +230,8 @@ def test_a_goldpath_that_is_not_the_release_it_was_started_for_refuses(
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "error: goldpath 1.0.0 was installed to run release v1.1.0, but is not it"
+        "error: goldpath 1.0.0 is running, but GOLDPATH_RELEASE_EXPECTED v1.1.0 asks for "
+        "goldpath 1.1.0: run that release's own goldpath (uvx --from git+<template>@<commit>)"
     )
     assert git(project, "rev-parse", "HEAD") == head
     assert git(project, "status", "--porcelain") == ""

@@ -23,6 +23,7 @@ __all__ = [
     "ReleaseTags",
     "RenderSource",
     "canonical_template",
+    "check_running_release",
     "is_release_tag",
     "is_remote",
     "local_copy",
@@ -59,6 +60,25 @@ def own_version() -> str:
             return version("goldpath")
         except PackageNotFoundError:
             return "0.0.0"
+
+
+def check_running_release(tag: str, *, asked_by: str) -> None:
+    """Refuse to go on unless this goldpath is the release ``tag`` names.
+
+    A goldpath installed for a release (by the template-update workflow, or by an older
+    goldpath handing an update over) checks this before it changes anything, so a tag
+    moved after it was resolved to a commit is caught rather than trusted.
+    """
+    from . import __version__ as own
+    try:
+        wanted = Version(tag)
+    except InvalidVersion:
+        raise UserError(f"{asked_by} {tag} is not a release tag (vX.Y.Z)") from None
+    if release_tag_of(own) is None or Version(own) != wanted:
+        raise UserError(
+            f"goldpath {own} is running, but {asked_by} {tag} asks for goldpath {wanted}: "
+            "run that release's own goldpath (uvx --from git+<template>@<commit>)"
+        )
 
 
 def release_tag_of(version: str) -> str | None:

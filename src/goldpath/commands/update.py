@@ -20,6 +20,7 @@ from ..questions import check_known, coerce, read_questions
 from ..release import (
     ReleaseTags,
     canonical_template,
+    check_running_release,
     is_release_tag,
     is_remote,
     own_version,
@@ -145,11 +146,8 @@ def _is_canonical(template: str) -> bool:
 def _check_expected_release() -> None:
     """In a goldpath started to do an update as a given release, check that it is that release."""
     expected = os.environ.get(DELEGATED_ENV)
-    if not expected:
-        return
-    own = own_version()
-    if release_tag_of(own) is None or Version(own) != Version(expected):
-        raise UserError(f"goldpath {own} was installed to run release {expected}, but is not it")
+    if expected:
+        check_running_release(expected, asked_by=DELEGATED_ENV)
 
 
 def _delegate(

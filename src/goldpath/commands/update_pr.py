@@ -23,7 +23,7 @@ from ..changelog import Section, entries_between, read_changelog
 from ..errors import DirtyTreeError, UserError, WorkflowPushError
 from ..hosts import Host, HostName, PullRequest, host_for, noun
 from ..project import GeneratedRepo, parse_version
-from ..release import ReleaseTags
+from ..release import ReleaseTags, check_running_release
 from ..settings import ANSWERS_FILE, UPDATE_BRANCH
 from .update import UpdateResult, update_project
 
@@ -82,7 +82,7 @@ def update_pull_request(
     """
     code_host = host_for(host)
     if expect_release is not None:
-        _check_running_release(expect_release)
+        check_running_release(expect_release, asked_by="--expect-release")
     repo = GeneratedRepo.open(path)
     if repo.is_dirty():
         raise DirtyTreeError(repo.path)
@@ -169,21 +169,6 @@ def _open_or_refresh(
         return "refreshed", existing
     created = host.create(repo.path, base=base, branch=branch, title=title, body=body)
     return "opened", created
-
-
-def _check_running_release(tag: str) -> None:
-    """Refuse to run unless this goldpath is the release ``tag`` names."""
-    from .. import __version__
-
-    expected = parse_version(tag)
-    if expected is None:
-        raise UserError(f"--expect-release {tag} is not a release tag (vX.Y.Z)")
-    running = parse_version(__version__)
-    if running != expected:
-        raise UserError(
-            f"goldpath {__version__} is running, but --expect-release {tag} asks for goldpath "
-            f"{expected}: run the release's own goldpath (uvx --from git+<template>@<commit>)"
-        )
 
 
 def _checked_out_branch(repo: GeneratedRepo) -> str | None:
