@@ -435,6 +435,15 @@ def verify(
         list[str] | None,
         typer.Option("--check", metavar="NAME", help="Run only this check (repeatable)."),
     ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            metavar="REF",
+            show_default=False,
+            help="Also scan this built image with trivy (fixable HIGH/CRITICAL fail).",
+        ),
+    ] = None,
 ) -> None:
     """Run every linter and scanner that applies to a generated repository; exit 1 on findings."""
     import dataclasses
@@ -444,7 +453,9 @@ def verify(
 
     with _Status() as status:
         outcomes = _guarded(
-            lambda: verify_project(path=path, only=checks or None, progress=status.update)
+            lambda: verify_project(
+                path=path, only=checks or None, image=image, progress=status.update
+            )
         )
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(o) for o in outcomes], indent=2))

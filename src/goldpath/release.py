@@ -70,6 +70,7 @@ def check_running_release(tag: str, *, asked_by: str) -> None:
     moved after it was resolved to a commit is caught rather than trusted.
     """
     from . import __version__ as own
+
     try:
         wanted = Version(tag)
     except InvalidVersion:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..project import GeneratedRepo
-from ..tools import project_env
+from ..tools import error_line, project_env
 
 __all__ = ["CheckOutcome", "verify_project"]
 
@@ -34,7 +34,10 @@ _INSTALL = {
     "terraform": "https://developer.hashicorp.com/terraform/install",
     "kubectl": "https://kubernetes.io/docs/tasks/tools/",
     "kubernetes-validate": "pip install kubernetes-validate",
+    "tflint": "https://github.com/terraform-linters/tflint#installation",
 }
+_BOX = re.compile(r"^[\u2502\u2575\u2577\s]+")
+"""The frame Terraform draws around its diagnostics (│ ╷ ╵)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class CheckOutcome:
 class _Context:
     repo: Path
     scan: Path
+    image: str | None = None
     built: dict[str, str] = field(default_factory=dict)
 
 
@@ -82,7 +86,7 @@ def _count(output: str, pattern: str) -> int:
 class _Check:
     name: str
     tool: str
-    applies: Callable[[Path], bool]
+    applies: Callable[[_Context], bool]
     run: Callable[[str, _Context], tuple[int, str]]
     """Return (findings, detail); zero findings is a pass."""
 
@@ -100,9 +104,19 @@ def _last(output: str) -> str:
     return lines[-1][:200] if lines else ""
 
 
+def _first_error(output: str) -> str:
+    """Return the line of a failed tool's output that says why (Terraform's frame removed):
+    an ``Error:`` line, else the first that says error or failed, else the first line."""
+    plain = "\n".join(_BOX.sub("", line) for line in output.splitlines())
+    prefixed = re.search(r"^(?:error|fatal)\b[:\s-]+(.+)$", plain, re.IGNORECASE | re.MULTILINE)
+    mentions = re.search(r"^.*\b(?:error|failed)\b.*$", plain, re.IGNORECASE | re.MULTILINE)
+    found = prefixed.group(1) if prefixed else mentions.group(0) if mentions else None
+    return (found or error_line(plain) or "").strip()[:200]
+
+
 def _lock_check(uv: str, ctx: _Context) -> tuple[int, str]:
     code, output = _run([uv, "lock", "--check"], cwd=ctx.repo)
-    return (0, "") if code == 0 else (1, _last(output))
+    return (0, "") if code == 0 else (1, _first_error(output))
 
 
 def _hadolint(tool: str, ctx: _Context) -> tuple[int, str]:
@@ -155,18 +169,56 @@ def _terraform(tool: str, ctx: _Context) -> tuple[int, str]:
     code, output = _run([tool, "fmt", "-check", "-recursive"], cwd=tree, env=env)
     if code:
         problems.append(f"fmt: {_last(output)}")
-    roots = [tree / "modules" / "ecs-service", *sorted((tree / "environments").glob("*"))]
-    for root in (r for r in roots if r.is_dir()):
+    for root in _terraform_roots(tree):
         var_file = ["-var-file=example.tfvars"] if (root / "example.tfvars").exists() else []
-        for step in (["init", "-backend=false", "-input=false"], ["validate"], ["test", *var_file]):
+        # A committed lock file is the providers to use, as CI uses them.
+        locked = ["-lockfile=readonly"] if (root / ".terraform.lock.hcl").is_file() else []
+        init = ["init", "-backend=false", "-input=false", *locked]
+        for step in (init, ["validate"], ["test", *var_file]):
             code, output = _run([tool, *step], cwd=root, env=env)
             if code:
-                problems.append(f"{root.name}: terraform {step[0]}: {_last(output)}")
+                problems.append(f"{root.name}: terraform {step[0]}: {_first_error(output)}")
                 break
     return len(problems), "; ".join(problems)
 
 
-_TERRAFORM_STATE = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*")
+_TERRAFORM_STATE = shutil.ignore_patterns(".terraform", "*.tfstate*")
+
+
+def _terraform_roots(tree: Path) -> list[Path]:
+    roots = [tree / "modules" / "ecs-service", *sorted((tree / "environments").glob("*"))]
+    return [root for root in roots if root.is_dir()]
+
+
+def _tflint(tool: str, ctx: _Context) -> tuple[int, str]:
+    """tflint with the rulesets pinned in .tflint.hcl, over the module and every root."""
+    tree = ctx.repo / "infra" / "terraform"
+    config = str(tree / ".tflint.hcl")
+    code, output = _run([tool, "--init", f"--config={config}"], cwd=tree)
+    if code:
+        return 1, f"tflint --init: {_first_error(output)}"
+    code, output = _run([tool, "--recursive", f"--config={config}", "--format=compact"],
+                        cwd=tree)  # fmt: skip
+    if code == 0:
+        return 0, ""
+    findings = re.findall(r"^\S+:\d+:\d+: .*$", output, re.MULTILINE)
+    return len(findings) or 1, findings[0][:200] if findings else _first_error(output)
+
+
+def _trivy_image(tool: str, ctx: _Context) -> tuple[int, str]:
+    """Trivy on a built image: fixable HIGH and CRITICAL vulnerabilities fail, as in CI."""
+    assert ctx.image is not None
+    cache = ctx.scan.parent / "trivy-cache"
+    code, output = _run(
+        [tool, "image", "--exit-code", "1", "--severity", "HIGH,CRITICAL", "--ignore-unfixed",
+         "--skip-version-check", "--quiet", "--cache-dir", str(cache), ctx.image],
+        cwd=ctx.repo,
+    )  # fmt: skip
+    if code == 0:
+        return 0, ""
+    found = re.findall(r"^Total: (\d+)", output, re.MULTILINE)
+    total = sum(int(n) for n in found)
+    return (total or 1), (f"{total} fixable HIGH/CRITICAL" if total else _first_error(output))
 
 
 def _kustomize(tool: str, ctx: _Context) -> tuple[int, str]:
@@ -182,7 +234,7 @@ def _manifests(kubectl: str, repo: Path, problems: list[str]) -> Iterator[tuple[
         for overlay in sorted(p for p in overlays.iterdir() if p.is_dir()):
             code, output = _run([kubectl, "kustomize", str(overlay)], cwd=repo)
             if code:
-                problems.append(f"{overlay.name}: {_last(output)}")
+                problems.append(f"{overlay.name}: {_first_error(output)}")
             else:
                 yield f"overlay-{overlay.name}", output
     plain = next((d for d in (repo / "deploy" / n for n in PLAIN_MANIFESTS) if d.is_dir()), None)
@@ -209,8 +261,12 @@ def _schemas(tool: str, ctx: _Context) -> tuple[int, str]:
     return len(problems), "; ".join(problems[:3])
 
 
-def _has(*parts: str) -> Callable[[Path], bool]:
-    return lambda repo: (repo.joinpath(*parts)).exists()
+def _has(*parts: str) -> Callable[[_Context], bool]:
+    return lambda ctx: ctx.repo.joinpath(*parts).exists()
+
+
+def _always(_: _Context) -> bool:
+    return True
 
 
 _RUFF = _uv_check("ruff", "check", ".", pattern=r"^\S+:\d+:\d+: ")
@@ -227,10 +283,12 @@ CHECKS = [
     _Check("hadolint", "hadolint", _has("Dockerfile"), _hadolint),
     _Check("kustomize build", "kubectl", _has("deploy"), _kustomize),
     _Check("kubernetes schemas", "kubernetes-validate", _has("deploy"), _schemas),
-    _Check("checkov", "checkov", lambda _: True, _checkov),
-    _Check("trivy config", "trivy", lambda _: True, _trivy),
+    _Check("checkov", "checkov", _always, _checkov),
+    _Check("trivy config", "trivy", _always, _trivy),
     _Check("zizmor", "zizmor", _has(".github", "workflows"), _zizmor),
     _Check("terraform", "terraform", _has("infra", "terraform"), _terraform),
+    _Check("tflint", "tflint", _has("infra", "terraform"), _tflint),
+    _Check("trivy image", "trivy", lambda ctx: ctx.image is not None, _trivy_image),
 ]
 """Every check, in the order they run (kustomize before the scanners read its output)."""
 
@@ -254,9 +312,13 @@ def verify_project(
     *,
     path: Path,
     only: list[str] | None = None,
+    image: str | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> list[CheckOutcome]:
-    """Run every check that applies; a missing tool is reported as not run, with a hint."""
+    """Run every check that applies; a missing tool is reported as not run, with a hint.
+
+    ``image`` (a reference trivy can pull or read) adds a vulnerability scan of that image.
+    """
     repo = GeneratedRepo.open(path)
     names = [check.name for check in CHECKS]
     unknown = sorted(set(only or []) - set(names))
@@ -264,9 +326,9 @@ def verify_project(
         raise UserError(f"unknown check {unknown[0]!r}; checks: {', '.join(names)}")
     outcomes: list[CheckOutcome] = []
     with _scan_tree(repo.path) as scan:
-        context = _Context(repo=repo.path, scan=scan)
+        context = _Context(repo=repo.path, scan=scan, image=image)
         for check in CHECKS:
-            if not check.applies(repo.path) or (only and check.name not in only):
+            if not check.applies(context) or (only and check.name not in only):
                 continue
             tool = _find(check.tool)
             if tool is None:
