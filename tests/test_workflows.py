@@ -30,6 +30,7 @@ from tests.helpers import (
     questions,
     require_tool,
     run,
+    stand_in,
 )
 
 # The answers that change what .github/ holds, as far as copier.yml declares them.
@@ -114,6 +115,12 @@ def _steps(workflow: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield name, step
 
 
+def _key(step: Mapping[str, Any]) -> str:
+    """The gha_pins key of the action a step uses ("" for a run step; YAML drops the tag)."""
+    uses = step.get("uses", "")
+    return next((key for key, pin in ACTION_PINS.items() if pin.split(" #")[0] == uses), "")
+
+
 def _step_named(workflow: Mapping[str, Any], job: str, prefix: str) -> dict[str, Any]:
     steps: list[dict[str, Any]] = [
         s for s in workflow["jobs"][job]["steps"] if s.get("name", "").startswith(prefix)
@@ -187,13 +194,22 @@ def test_permissions_are_empty_at_the_top_and_granted_per_job(project: Path) -> 
             assert isinstance(grants, dict), f"{name}/{job_name} declares its permissions"
             assert grants.get("contents") in ("read", "write"), f"{name}/{job_name}"
             writes = {scope for scope, level in grants.items() if level == "write"}
-            if "id-token" in grants:
-                # OIDC only where AWS is reached, and only in a protected environment.
+            if (name, job_name) == ("deploy.yml", "attest"):
+                # Signs statements about the built digest; runs no code of the repository.
+                assert writes == {"id-token", "attestations"}
+                assert "environment" not in job
+                assert all("run" not in step for step in job["steps"])
+                assert "checkout" not in [_key(step) for step in job["steps"]]
+            elif "id-token" in grants:
+                # OIDC (AWS, cosign) only in the deploy jobs, each in its protected environment.
                 assert name == "deploy.yml", f"{name}/{job_name} asks for an OIDC token"
-                assert job.get("environment") in ("staging", "prod")
+                assert job_name in ("staging", "prod")
+                assert job.get("environment") == job_name
                 assert writes == {"id-token"}
+                assert grants.get("attestations") == "read"
             elif "security-events" in grants:
-                assert (name, job_name) == ("container.yml", "sarif")
+                assert job_name == "sarif"
+                assert name in ("container.yml", "deploy.yml")
                 assert writes == {"security-events"}
                 # It runs no code of the repository: it only uploads the scan's report.
                 assert all("run" not in step for step in job["steps"])
@@ -204,10 +220,14 @@ def test_permissions_are_empty_at_the_top_and_granted_per_job(project: Path) -> 
                 )
                 assert allowed, f"{name}/{job_name} writes {writes}"
                 assert writes == {"contents", "pull-requests"}
-            # An environment guards the OIDC jobs, and the GitHub App's key of template-update.
+            # Every job that writes to the repository runs in an environment limited to main.
             if "environment" in job and "id-token" not in grants:
-                assert (name, job_name) == ("template-update.yml", "update")
-                assert job["environment"] == "template-update"
+                expected = {("template-update.yml", "update"): "template-update"}.get(
+                    (name, job_name), "gitops" if job_name.startswith("gitops-") else None
+                )
+                assert job["environment"] == expected, f"{name}/{job_name}"
+            if writes & {"contents", "pull-requests"}:
+                assert "environment" in job, f"{name}/{job_name} writes outside an environment"
 
 
 def test_checkouts_keep_no_credentials_and_runs_hold_no_expressions(project: Path) -> None:
@@ -290,15 +310,247 @@ def test_deploy_goes_through_protected_environments_in_order(
     assert triggers["push"]["branches"] == ["main"]
     assert workflow["concurrency"]["cancel-in-progress"] is False
     jobs = workflow["jobs"]
-    assert jobs["staging"]["needs"] == "image"
-    assert jobs["prod"]["needs"] == "staging"
+    assert jobs["attest"]["needs"] == "image"
+    assert jobs["staging"]["needs"] == ["image", "attest"]
+    assert jobs["prod"]["needs"] == ["image", "staging"]
+    # A dispatch from another branch builds and deploys nothing.
+    main = "github.ref == 'refs/heads/main'"
+    for name, job in jobs.items():
+        assert main in job.get("if", "") or job["needs"] == "image", name
     for env in ("staging", "prod"):
+        assert jobs[env]["if"] == f"{main} && vars.DEPLOY_ENABLED == 'true'"
         uses = [s.get("uses", "").split("@")[0] for s in jobs[env]["steps"]]
         assert "aws-actions/amazon-ecr-login" in uses
         assert ("aws-actions/amazon-ecs-deploy-task-definition" in uses) == ecs
     gitops = {name for name in jobs if name.startswith("gitops-")}
     expected = {"kustomize": {"gitops-staging", "gitops-prod"}, "manifests": {"gitops-prod"}}
     assert gitops == expected.get(kubernetes, set())
+    for name in gitops:
+        assert jobs[name]["environment"] == "gitops"
+
+
+@pytest.mark.parametrize("combo", WITH_DEPLOY, ids=_ids)
+def test_one_image_is_scanned_attested_signed_verified_and_deployed_by_digest(
+    rendered: Renderer, combo: dict[str, Any]
+) -> None:
+    project = rendered(combo)
+    ecs, _ = _targets(project)
+    workflows = _workflows(project)
+    # On main, deploy.yml builds the image; container.yml checks pull requests only.
+    assert "push" not in _triggers(workflows["container.yml"])
+    jobs = workflows["deploy.yml"]["jobs"]
+    builds = [(name, s) for name, s in _steps(workflows["deploy.yml"]) if _key(s) == "build-push"]
+    assert [name for name, _ in builds] == ["image"], "one build, in the image job"
+    build = builds[0][1]["with"]
+    assert build["push"] is False
+    assert build["outputs"] == "type=oci,dest=${{ runner.temp }}/image.tar"
+    assert "cache-from" not in build
+    image = jobs["image"]
+    assert image["outputs"]["digest"] == "${{ steps.digest.outputs.digest }}"
+    scans = [s["with"] for s in image["steps"] if _key(s) == "trivy"]
+    assert all(s["input"] == "${{ runner.temp }}/image.tar" for s in scans)
+    gate = next(s for s in scans if s["exit-code"] == "1")
+    assert (gate["severity"], gate["ignore-unfixed"]) == ("HIGH,CRITICAL", True)
+    (sbom,) = [s for s in scans if s["format"] == "cyclonedx"]
+    assert sbom["output"] == "sbom.cdx.json"
+    # The attestations name the digest the image job read from the archive it scanned.
+    attests = [s["with"] for s in jobs["attest"]["steps"] if _key(s) == "attest"]
+    assert len(attests) == 2
+    assert all(a["subject-digest"] == "${{ needs.image.outputs.digest }}" for a in attests)
+    assert [a.get("sbom-path") for a in attests] == [None, "sbom.cdx.json"]
+    for env in ("staging", "prod"):
+        steps = jobs[env]["steps"]
+        keys = [_key(s) for s in steps]
+        assert keys.index("cosign-installer") < keys.index("aws-credentials")
+        installer = steps[keys.index("cosign-installer")]
+        assert installer["with"]["cosign-release"] == TOOLS["cosign"]
+        push = _step_named(workflows["deploy.yml"], env, "Push the scanned image")
+        assert push["env"]["DIGEST"] == "${{ needs.image.outputs.digest }}"
+        assert "skopeo copy --preserve-digests" in push["run"]
+        assert '"oci-archive:$RUNNER_TEMP/image.tar"' in push["run"]
+        assert 'echo "image=$repository@$DIGEST"' in push["run"]
+        sign = _step_named(workflows["deploy.yml"], env, "Sign the image by digest")
+        assert sign["run"] == 'cosign sign --yes "$IMAGE"'
+        verify = _step_named(workflows["deploy.yml"], env, "Verify the signature")
+        image_ref = "${{ steps.push.outputs.image }}"
+        assert sign["env"]["IMAGE"] == verify["env"]["IMAGE"] == image_ref
+        script = verify["run"]
+        assert 'cosign verify "$IMAGE"' in script
+        assert '--certificate-identity "$GITHUB_SERVER_URL/$workflow@refs/heads/main"' in script
+        assert script.count('gh attestation verify "oci://$IMAGE" --repo "$GITHUB_REPOSITORY"') == 2
+        assert "--predicate-type https://cyclonedx.org/bom" in script
+        # What is deployed comes after the verification, and is the verified digest.
+        deployed = [s for s in steps[steps.index(verify) + 1 :] if _key(s) == "ecs-render"]
+        assert len(deployed) == int(ecs)
+        assert all(s["with"]["image"] == image_ref for s in deployed)
+    for name in (n for n in jobs if n.startswith("gitops-")):
+        env = jobs[name]["needs"]
+        (pin,) = [s for s in jobs[name]["steps"] if "run" in s]
+        assert pin["env"]["IMAGE"] == f"${{{{ needs.{env}.outputs.image }}}}"
+
+
+def test_the_digest_step_reads_the_one_manifest_of_the_archive(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    """The image job's script, as the runner runs it, on OCI archives like BuildKit's."""
+    import tarfile
+
+    project = rendered({})
+    workflow = _workflows(project)["deploy.yml"]
+    step = _step_named(workflow, "image", "Read the image digest")
+
+    def archive(manifests: list[dict[str, str]]) -> subprocess.CompletedProcess[str]:
+        index = tmp_path / "index.json"
+        index.write_text(json.dumps({"schemaVersion": 2, "manifests": manifests}))
+        with tarfile.open(tmp_path / "image.tar", "w") as tar:
+            tar.add(index, arcname="index.json")
+        output = tmp_path / "output"
+        output.write_text("")
+        bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]
+        env = {**os.environ, "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(output)}
+        return subprocess.run(bash, cwd=project, env=env, capture_output=True, text=True)
+
+    digest = "sha256:" + "0123456789abcdef" * 4
+    kind = "application/vnd.oci.image.manifest.v1+json"
+    result = archive([{"mediaType": kind, "digest": digest}])
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "output").read_text() == f"digest={digest}\n"
+    two = archive([{"mediaType": kind, "digest": digest}] * 2)
+    assert two.returncode == 1
+    assert "expected one image manifest" in two.stdout
+
+
+# --- configuration scans: Trivy config and checkov in CI, for every combination -------------
+
+_CHECKOV = re.compile(
+    r"uvx --from checkov==(?P<version>\S+) checkov --(?:file|directory) (?P<path>\S+) \\\n"
+    r"\s+--framework (?P<framework>\w+) --skip-download --compact --quiet$"
+)
+
+
+def _config_scans(workflow: Mapping[str, Any], job: str) -> tuple[str, tuple[str, str]]:
+    """The path Trivy config scans in a job, and checkov's (path, framework) there."""
+    steps = workflow["jobs"][job]["steps"]
+    (trivy,) = [s for s in steps if _key(s) == "trivy"]
+    assert trivy["with"]["scan-type"] == "config"
+    assert trivy["with"]["exit-code"] == "1"
+    assert trivy["with"]["version"] == TOOLS["trivy"]
+    # The checks built into the pinned Trivy, the ones goldpath verify and the suite run.
+    assert trivy["env"]["TRIVY_SKIP_CHECK_UPDATE"] == "true"
+    (checkov,) = [s for s in steps if "checkov" in s.get("run", "")]
+    match = _CHECKOV.search(checkov["run"].strip())
+    assert match, checkov["run"]
+    assert match["version"] == TOOLS["checkov"]
+    assert "--soft-fail" not in checkov["run"]
+    assert [s for s in steps if _key(s) == "setup-uv"], f"{job}: uvx needs setup-uv"
+    return trivy["with"]["scan-ref"], (match["path"], match["framework"])
+
+
+def test_every_configuration_is_scanned_in_ci(project: Path) -> None:
+    """The Dockerfile always; what each overlay builds or the manifests; Terraform."""
+    ecs, kubernetes = _targets(project)
+    workflows = _workflows(project)
+    assert _config_scans(workflows["container.yml"], "config") == (
+        "Dockerfile",
+        ("Dockerfile", "dockerfile"),
+    )
+    if kubernetes == "kustomize":
+        k8s = workflows["k8s.yml"]
+        assert _config_scans(k8s, "validate") == (
+            "${{ runner.temp }}/k8s",
+            ('"$RUNNER_TEMP/k8s"', "kubernetes"),
+        )
+        build = _step_named(k8s, "validate", "Build every overlay")["run"]
+        built = 'kubectl kustomize "$overlay" > "$RUNNER_TEMP/k8s/$(basename "$overlay").yaml"'
+        assert built in build
+    elif kubernetes == "manifests":
+        assert _config_scans(workflows["k8s.yml"], "validate") == (
+            "deploy/manifests",
+            ("deploy/manifests", "kubernetes"),
+        )
+    if ecs:
+        assert _config_scans(workflows["infra.yml"], "trivy") == (
+            "infra/terraform",
+            ("infra/terraform", "terraform"),
+        )
+
+
+def test_checkov_in_ci_is_the_version_the_suite_runs() -> None:
+    checkov = require_tool("checkov")
+    version = run([checkov, "--version"], cwd=REPO_ROOT).stdout.split()[-1]
+    assert version == TOOLS["checkov"], "bump gha_pins.tools.checkov with the lock (or back)"
+
+
+def _run_config_scans(
+    project: Path, workflow: Mapping[str, Any], job: str, tmp: Path
+) -> list[subprocess.CompletedProcess[str]]:
+    """Run a job's steps as the runner would, up to and including its scans.
+
+    uvx stands in for the checkov of this environment (the version pinned, checked above);
+    the Trivy action runs the same command as ``trivy config`` with the action's inputs.
+    """
+    trivy = require_tool("trivy")
+    checkov = require_tool("checkov")
+    bin_dir = tmp / "bin"
+    stand_in(bin_dir, "uvx", f'shift 3\nexec "{checkov}" "$@"\n')  # --from checkov==X checkov
+    results = []
+    for step in workflow["jobs"][job]["steps"]:
+        if _key(step) == "trivy":
+            target = step["with"]["scan-ref"].replace("${{ runner.temp }}", str(tmp))
+            command = [trivy, "config", "--skip-check-update", "--skip-version-check", "--quiet",
+                       "--exit-code", step["with"]["exit-code"], "--cache-dir", tmp / "cache",
+                       target]  # fmt: skip
+            results.append(subprocess.run(command, cwd=project, capture_output=True, text=True))
+        elif "checkov" in step.get("run", ""):
+            env = {**os.environ, "RUNNER_TEMP": str(tmp), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+            bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]
+            result = subprocess.run(bash, cwd=project, env=env, capture_output=True, text=True)
+            results.append(result)
+        elif "run" in step:
+            _run_step(project, workflow, job, step, tmp)
+    assert len(results) == 2
+    return results
+
+
+@pytest.mark.parametrize(
+    ("workflow_name", "job", "combo"),
+    [
+        ("container.yml", "config", {}),
+        *(("k8s.yml", "validate", combo) for combo in KUBERNETES_KINDS),
+        *(("infra.yml", "trivy", combo) for combo in WITH_ECS[:1]),
+    ],
+    ids=lambda value: value if isinstance(value, str) else _ids(value),
+)
+def test_config_scan_steps_pass_on_the_rendered_project(
+    rendered: Renderer, tmp_path: Path, workflow_name: str, job: str, combo: dict[str, Any]
+) -> None:
+    project = rendered(combo)
+    if workflow_name == "k8s.yml":
+        require_tool("kubectl")
+    workflow = _workflows(project)[workflow_name]
+    for result in _run_config_scans(project, workflow, job, tmp_path):
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("combo", KUBERNETES_KINDS, ids=_ids)
+def test_config_scan_fails_ci_when_the_pod_may_run_as_root(
+    rendered: Renderer, tmp_path: Path, combo: dict[str, Any]
+) -> None:
+    """The finding of the review: without runAsNonRoot, the k8s workflow goes red."""
+    require_tool("kubectl")
+    copy = tmp_path / "project"
+    shutil.copytree(rendered(combo), copy)
+    edited = 0
+    for path in (copy / "deploy").rglob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        if "runAsNonRoot: true" in text:
+            path.write_text(re.sub(r"\n\s*runAsNonRoot: true", "", text), encoding="utf-8")
+            edited += 1
+    assert edited
+    results = _run_config_scans(copy, _workflows(copy)["k8s.yml"], "validate", tmp_path)
+    trivy, _ = results
+    assert trivy.returncode != 0, "Trivy config lets it through"
+    assert "runAsNonRoot" in trivy.stdout or "root" in trivy.stdout
 
 
 def test_dependabot_groups_every_ecosystem_and_waits_a_week(project: Path) -> None:
@@ -315,9 +567,12 @@ def test_dependabot_groups_every_ecosystem_and_waits_a_week(project: Path) -> No
 # --- scanners ---------------------------------------------------------------------------------
 
 
-def test_zizmor_finds_nothing(project: Path) -> None:
+@pytest.mark.parametrize("persona", ["regular", "auditor"])
+def test_zizmor_finds_nothing(project: Path, persona: str) -> None:
+    """The default persona, and the auditor one that reports what may be a false positive."""
     zizmor = require_tool("zizmor")
-    result = run([zizmor, "--offline", "--format", "json", ".github"], cwd=project)
+    command = [zizmor, "--offline", "--persona", persona, "--format", "json", ".github"]
+    result = run(command, cwd=project)
     assert json.loads(result.stdout) == []
 
 
