@@ -185,7 +185,9 @@ def test_runtime_code_is_owned_by_root_and_read_only_to_the_service(project: Pat
     directories 0755, so user 10001 can read and run the code but not change it.
     """
     runtime = _runtime_stage(project)
-    instructions = [i for i in dockerfile_instructions(project / "Dockerfile") if i.stage == runtime]
+    instructions = [
+        i for i in dockerfile_instructions(project / "Dockerfile") if i.stage == runtime
+    ]
     for instruction in instructions:
         if instruction.keyword in {"COPY", "ADD"}:
             assert "--chown" not in instruction.arguments, instruction

@@ -474,6 +474,66 @@ def test_network_policy_denies_by_default_and_allows_dns_and_https(project: Path
         assert egress == expected
 
 
+# What the NetworkPolicy must never let the pod reach, and who may call it, by default.
+METADATA_ADDRESS = "169.254.169.254/32"
+API_ADDRESS_RANGE = "10.96.0.0/12"
+INGRESS_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+}
+
+
+def test_network_policy_admits_only_the_ingress_controller(project: Path) -> None:
+    """Every ingress rule names its peers: the ingress controller's namespace, nothing else."""
+    for source, objects in _each_set(project):
+        app = _one(objects, "NetworkPolicy", _one(objects, "Deployment")["metadata"]["name"])
+        rules = app["spec"]["ingress"]
+        assert rules, source
+        for rule in rules:
+            assert rule.get("from") == [INGRESS_PEER], (
+                f"{source}: ingress open to {rule.get('from')}"
+            )
+
+
+def test_network_policy_egress_excludes_the_api_and_the_metadata_address(project: Path) -> None:
+    """Egress other than DNS goes to ipBlocks that except the API range and 169.254.169.254."""
+    for source, objects in _each_set(project):
+        app = _one(objects, "NetworkPolicy", _one(objects, "Deployment")["metadata"]["name"])
+        for rule in app["spec"]["egress"]:
+            ports = {p["port"] for p in rule["ports"]}
+            assert rule.get("to"), f"{source}: egress on {ports} to any address"
+            if ports == {53}:
+                (peer,) = rule["to"]
+                assert peer["namespaceSelector"]["matchLabels"] == {
+                    "kubernetes.io/metadata.name": "kube-system"
+                }
+                assert peer["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+                continue
+            for peer in rule["to"]:
+                assert set(peer) == {"ipBlock"}, f"{source}: {peer} is not an ipBlock"
+                excepted = set(peer["ipBlock"]["except"])
+                assert {METADATA_ADDRESS, API_ADDRESS_RANGE} <= excepted, (source, ports)
+
+
+def test_documented_network_policy_patch_builds(kustomize_project: Path, tmp_path: Path) -> None:
+    """The patch deploy/README.md shows changes the ingress peer and the API range."""
+    readme = (kustomize_project / "deploy" / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    (block,) = [b for b in blocks if "kind: NetworkPolicy" in b]
+    documented = yaml.safe_load(block)
+    kustomize = tmp_path / "kustomize"
+    shutil.copytree(kustomize_project / "deploy" / "kustomize", kustomize)
+    overlay = kustomize / "overlays" / "dev"
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text(encoding="utf-8"))
+    kustomization["patches"] += documented["patches"]
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), encoding="utf-8")
+    kubectl = require_tool("kubectl")
+    objects = load_yaml_documents(run([kubectl, "kustomize", overlay], cwd=overlay).stdout)
+    app = _one(objects, "NetworkPolicy", _one(objects, "Deployment")["metadata"]["name"])
+    assert app["spec"]["ingress"][0]["from"] != [INGRESS_PEER]
+    assert len(app["spec"]["ingress"][0]["from"]) == 2
+    assert API_ADDRESS_RANGE not in app["spec"]["egress"][1]["to"][0]["ipBlock"]["except"]
+
+
 def test_overlays_differ_where_environments_should(kustomize_project: Path) -> None:
     """Namespaces, image tags, replica bounds and resources differ between environments."""
     project = kustomize_project
