@@ -226,6 +226,22 @@ def test_prod_is_stricter_than_dev(rendered: Renderer) -> None:
     assert prod["capacity_split"]["fargate_base"] >= prod["min_tasks"]
 
 
+def test_dev_stops_off_hours_and_prod_keeps_a_floor(rendered: Renderer) -> None:
+    """Off hours dev scales to zero; prod keeps its on-demand floor and a lower ceiling."""
+    project = rendered({})
+    dev, prod = (_effective(project, env) for env in ENVIRONMENTS)
+    for settings in (dev, prod):
+        off_hours = settings["off_hours"]
+        assert off_hours["scale_down"] != off_hours["scale_up"]
+        for schedule in (off_hours["scale_down"], off_hours["scale_up"]):
+            assert re.fullmatch(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)", schedule), schedule
+        assert 0 <= off_hours["min_tasks"] <= off_hours["max_tasks"] <= settings["max_tasks"]
+    assert dev["off_hours"]["min_tasks"] == dev["off_hours"]["max_tasks"] == 0
+    assert prod["off_hours"]["min_tasks"] >= 2
+    assert prod["off_hours"]["min_tasks"] <= prod["capacity_split"]["fargate_base"]
+    assert prod["off_hours"]["max_tasks"] < prod["max_tasks"]
+
+
 def test_example_tfvars_cover_the_required_variables_and_hold_no_secrets(
     rendered: Renderer,
 ) -> None:
