@@ -175,7 +175,29 @@ def test_runtime_stage_gets_only_the_virtual_environment(project: Path) -> None:
     """The runtime stage copies the venv from the builder and nothing from the context."""
     runtime = _runtime_stage(project)
     copies = [i.arguments for i in _instructions(project, "COPY") if i.stage == runtime]
-    assert copies == [f"--from=builder --chown={APP_UID}:{APP_UID} /app/.venv /app/.venv"]
+    assert copies == ["--from=builder /app/.venv /app/.venv"]
+
+
+def test_runtime_code_is_owned_by_root_and_read_only_to_the_service(project: Path) -> None:
+    """No instruction of the runtime stage hands files to the service user or loosens modes.
+
+    COPY without --chown keeps the builder's owner, root; the builder's files are 0644 and
+    directories 0755, so user 10001 can read and run the code but not change it.
+    """
+    runtime = _runtime_stage(project)
+    instructions = [
+        i for i in dockerfile_instructions(project / "Dockerfile") if i.stage == runtime
+    ]
+    for instruction in instructions:
+        if instruction.keyword in {"COPY", "ADD"}:
+            assert "--chown" not in instruction.arguments, instruction
+            assert "--chmod" not in instruction.arguments, instruction
+        if instruction.keyword == "RUN":
+            assert not re.search(r"\b(chown|chmod)\b", instruction.arguments), instruction
+    user_at = next(n for n, i in enumerate(instructions) if i.keyword == "USER")
+    assert all(i.keyword != "COPY" for i in instructions[user_at:]), "code copied as the user"
+    env = dockerfile_env(project / "Dockerfile")
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
 
 
 def test_runs_as_the_numeric_non_root_user(project: Path) -> None:

@@ -32,6 +32,11 @@ Manifest = dict[str, Any]
 KUBERNETES_VERSIONS = ("1.33.0", "1.37.0")
 ENVIRONMENTS = ("dev", "staging", "prod")
 ARGO_KINDS = {"Application", "AppProject"}
+# Custom resources: kubernetes-validate knows only built-in kinds; ScaledObjects are checked
+# against KEDA's CRD schema (tests/data/keda) instead.
+CUSTOM_KINDS = {*ARGO_KINDS, "ScaledObject"}
+KEDA_SCHEMA = REPO_ROOT / "tests" / "data" / "keda" / "scaledobject.schema.json"
+MUTABLE_TAGS = {"main", "master", "latest", "dev", "edge"}
 SECURITY_DOC = REPO_ROOT / "docs" / "security.md"
 # Environment variables the service reads (pydantic-settings field names, upper-cased).
 SERVICE_SETTINGS = {
@@ -48,17 +53,23 @@ def _ids(answers: Mapping[str, Any]) -> str:
     return "-".join(f"{key}={value}" for key, value in answers.items()) or "defaults"
 
 
-# Every kubernetes x gitops combination, the defaults, and each provider with otel on (they
-# change the ConfigMap, the ServiceAccount and the NetworkPolicy).
+# Every kubernetes x gitops combination, each with KEDA too, the defaults, and each provider
+# with otel on (they change the ConfigMap, the ServiceAccount and the NetworkPolicy).
 COMBINATIONS: list[dict[str, Any]] = [
     {},
     *answer_combinations("kubernetes", "gitops"),
+    *(
+        {**combo, "k8s_autoscaler": "keda"}
+        for combo in answer_combinations("kubernetes", "gitops")
+        if combo["kubernetes"] != "none"
+    ),
     *({**combo, "otel": True} for combo in answer_combinations("llm_provider")),
 ]
 WITH_KUBERNETES = [c for c in COMBINATIONS if c.get("kubernetes") != "none"]
 # The default for kubernetes is kustomize and for gitops none (copier.yml).
 WITH_KUSTOMIZE = [c for c in WITH_KUBERNETES if c.get("kubernetes", "kustomize") == "kustomize"]
 WITH_ARGOCD = [c for c in WITH_KUBERNETES if c.get("gitops") == "argocd"]
+WITH_KEDA = [c for c in WITH_KUBERNETES if c.get("k8s_autoscaler") == "keda"]
 
 
 @pytest.fixture(params=WITH_KUBERNETES, ids=_ids)
@@ -81,7 +92,7 @@ def argocd_project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
 
 def _answer(project: Path, name: str) -> Any:
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
-    default = "none" if name == "gitops" else None
+    default = {"gitops": "none", "k8s_autoscaler": "hpa"}.get(name)
     return answers.get(name, default)
 
 
@@ -193,7 +204,7 @@ def test_every_object_passes_strict_schema_validation(project: Path) -> None:
     checked = 0
     for source, objects in _each_set(project):
         for obj in objects:
-            if obj["kind"] in ARGO_KINDS:
+            if obj["kind"] in CUSTOM_KINDS:
                 continue
             for version in KUBERNETES_VERSIONS:
                 try:
@@ -201,7 +212,58 @@ def test_every_object_passes_strict_schema_validation(project: Path) -> None:
                 except validator.ValidationError as error:
                     pytest.fail(f"{source}: {obj['kind']}/{obj['metadata']['name']}: {error}")
                 checked += 1
-    assert checked >= 9 * len(KUBERNETES_VERSIONS)
+    # Namespace, ServiceAccount, ConfigMap, Deployment, Service, PDB, two NetworkPolicies.
+    assert checked >= 8 * len(KUBERNETES_VERSIONS)
+
+
+@pytest.fixture(params=WITH_KEDA, ids=_ids)
+def keda_project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
+    """A rendered project whose Deployment KEDA scales."""
+    return rendered(request.param)
+
+
+def _keda_validator() -> Any:
+    jsonschema = require_module("jsonschema")
+    schema = json.loads(KEDA_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_scaled_objects_pass_the_keda_crd_schema(keda_project: Path) -> None:
+    """Every ScaledObject is valid for KEDA's CRD, unknown fields rejected; no HPA beside it."""
+    validator = _keda_validator()
+    for source, objects in _each_set(keda_project):
+        assert not [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"], source
+        scaled = _one(objects, "ScaledObject")
+        errors = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(scaled)
+        ]
+        assert not errors, f"{source}: {errors}"
+        spec = scaled["spec"]
+        # The CRD's CEL rule, which jsonschema does not evaluate.
+        assert spec["minReplicaCount"] <= spec["maxReplicaCount"], source
+
+
+def test_the_keda_schema_rejects_what_the_crd_rejects() -> None:
+    """The vendored schema is closed where the CRD is: an HPA field name or a number fails."""
+    validator = _keda_validator()
+    good = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": "x", "namespace": "x"},
+        "spec": {
+            "scaleTargetRef": {"name": "x"},
+            "triggers": [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}],
+        },
+    }
+    assert not list(validator.iter_errors(good))
+    misspelt = json.loads(json.dumps(good))
+    misspelt["spec"]["minReplicas"] = 1
+    assert list(validator.iter_errors(misspelt))
+    numeric = json.loads(json.dumps(good))
+    numeric["spec"]["triggers"][0]["metadata"]["value"] = 70
+    assert list(validator.iter_errors(numeric))
 
 
 def _scan_dir(project: Path, scan: Path) -> Path:
@@ -294,26 +356,59 @@ def test_every_inline_suppression_is_documented(project: Path) -> None:
 # --- properties the scanners do not check ----------------------------------------------------
 
 
-def test_hpa_owns_the_replica_count(project: Path) -> None:
-    """The Deployment sets no replicas; an autoscaling/v2 HPA scales it on CPU and in-flight."""
+def _replica_bounds(objects: list[Manifest]) -> tuple[int, int, int]:
+    """(floor at any hour, floor in working hours, maximum) of the autoscaler in a set."""
+    hpas = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+    if hpas:
+        (hpa,) = hpas
+        return hpa["spec"]["minReplicas"], hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]
+    spec = _one(objects, "ScaledObject")["spec"]
+    cron = [int(t["metadata"]["desiredReplicas"]) for t in spec["triggers"] if t["type"] == "cron"]
+    floor = spec["minReplicaCount"]
+    return floor, max([floor, *cron]), spec["maxReplicaCount"]
+
+
+def test_autoscaler_owns_the_replica_count(project: Path) -> None:
+    """The Deployment sets no replicas; an HPA or a KEDA ScaledObject scales it on CPU and
+    in-flight requests (KEDA also on a working-hours schedule)."""
     for source, objects in _each_set(project):
         deployment = _one(objects, "Deployment")
-        hpa = _one(objects, "HorizontalPodAutoscaler")
         assert "replicas" not in deployment["spec"], source
-        assert hpa["apiVersion"] == "autoscaling/v2"
-        assert hpa["spec"]["scaleTargetRef"] == {
+        target = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "name": deployment["metadata"]["name"],
         }
-        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
-        metrics = {
-            (m["type"], m[m["type"][0].lower() + m["type"][1:]].get("name"))
-            if m["type"] == "Resource"
-            else (m["type"], m["pods"]["metric"]["name"])
-            for m in hpa["spec"]["metrics"]
-        }
-        assert metrics == {("Resource", "cpu"), ("Pods", "http_requests_in_flight")}
+        floor, working, maximum = _replica_bounds(objects)
+        assert 0 <= floor <= working <= maximum, source
+        assert working >= 1, f"{source}: no pod even in working hours"
+        if _answer(project, "k8s_autoscaler") == "hpa":
+            hpa = _one(objects, "HorizontalPodAutoscaler")
+            assert not [o for o in objects if o["kind"] == "ScaledObject"], source
+            assert hpa["apiVersion"] == "autoscaling/v2"
+            assert hpa["spec"]["scaleTargetRef"] == target
+            metrics = {
+                (m["type"], m[m["type"][0].lower() + m["type"][1:]].get("name"))
+                if m["type"] == "Resource"
+                else (m["type"], m["pods"]["metric"]["name"])
+                for m in hpa["spec"]["metrics"]
+            }
+            assert metrics == {("Resource", "cpu"), ("Pods", "http_requests_in_flight")}
+            continue
+        scaled = _one(objects, "ScaledObject")
+        assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+        assert scaled["spec"]["scaleTargetRef"] == target
+        triggers = {t["type"]: t for t in scaled["spec"]["triggers"]}
+        assert set(triggers) == {"cron", "prometheus", "cpu"}, source
+        cron = triggers["cron"]["metadata"]
+        assert cron["timezone"]
+        assert cron["start"] != cron["end"]
+        # The query must count this environment's pods, not another overlay's.
+        namespace = scaled["metadata"]["namespace"]
+        query = triggers["prometheus"]["metadata"]["query"]
+        assert "http_requests_in_flight" in query
+        assert re.findall(r'namespace="([^"]+)"', query) == [namespace], (source, query)
+        assert float(triggers["prometheus"]["metadata"]["threshold"]) > 0
 
 
 def test_pdb_agrees_with_the_hpa_minimum(project: Path) -> None:
@@ -321,7 +416,7 @@ def test_pdb_agrees_with_the_hpa_minimum(project: Path) -> None:
     for source, objects in _each_set(project):
         deployment = _one(objects, "Deployment")
         pdb = _one(objects, "PodDisruptionBudget")
-        minimum = _one(objects, "HorizontalPodAutoscaler")["spec"]["minReplicas"]
+        minimum = _replica_bounds(objects)[0]
         assert pdb["spec"]["selector"] == deployment["spec"]["selector"], source
         if "maxUnavailable" in pdb["spec"]:
             allowed = int(pdb["spec"]["maxUnavailable"])
@@ -474,6 +569,66 @@ def test_network_policy_denies_by_default_and_allows_dns_and_https(project: Path
         assert egress == expected
 
 
+# What the NetworkPolicy must never let the pod reach, and who may call it, by default.
+METADATA_ADDRESS = "169.254.169.254/32"
+API_ADDRESS_RANGE = "10.96.0.0/12"
+INGRESS_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+}
+
+
+def test_network_policy_admits_only_the_ingress_controller(project: Path) -> None:
+    """Every ingress rule names its peers: the ingress controller's namespace, nothing else."""
+    for source, objects in _each_set(project):
+        app = _one(objects, "NetworkPolicy", _one(objects, "Deployment")["metadata"]["name"])
+        rules = app["spec"]["ingress"]
+        assert rules, source
+        for rule in rules:
+            assert rule.get("from") == [INGRESS_PEER], (
+                f"{source}: ingress open to {rule.get('from')}"
+            )
+
+
+def test_network_policy_egress_excludes_the_api_and_the_metadata_address(project: Path) -> None:
+    """Egress other than DNS goes to ipBlocks that except the API range and 169.254.169.254."""
+    for source, objects in _each_set(project):
+        app = _one(objects, "NetworkPolicy", _one(objects, "Deployment")["metadata"]["name"])
+        for rule in app["spec"]["egress"]:
+            ports = {p["port"] for p in rule["ports"]}
+            assert rule.get("to"), f"{source}: egress on {ports} to any address"
+            if ports == {53}:
+                (peer,) = rule["to"]
+                assert peer["namespaceSelector"]["matchLabels"] == {
+                    "kubernetes.io/metadata.name": "kube-system"
+                }
+                assert peer["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+                continue
+            for peer in rule["to"]:
+                assert set(peer) == {"ipBlock"}, f"{source}: {peer} is not an ipBlock"
+                excepted = set(peer["ipBlock"]["except"])
+                assert {METADATA_ADDRESS, API_ADDRESS_RANGE} <= excepted, (source, ports)
+
+
+def test_documented_network_policy_patch_builds(kustomize_project: Path, tmp_path: Path) -> None:
+    """The patch deploy/README.md shows changes the ingress peer and the API range."""
+    readme = (kustomize_project / "deploy" / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    (block,) = [b for b in blocks if "kind: NetworkPolicy" in b]
+    documented = yaml.safe_load(block)
+    kustomize = tmp_path / "kustomize"
+    shutil.copytree(kustomize_project / "deploy" / "kustomize", kustomize)
+    overlay = kustomize / "overlays" / "dev"
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text(encoding="utf-8"))
+    kustomization["patches"] += documented["patches"]
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), encoding="utf-8")
+    kubectl = require_tool("kubectl")
+    objects = load_yaml_documents(run([kubectl, "kustomize", overlay], cwd=overlay).stdout)
+    app = _one(objects, "NetworkPolicy", _one(objects, "Deployment")["metadata"]["name"])
+    assert app["spec"]["ingress"][0]["from"] != [INGRESS_PEER]
+    assert len(app["spec"]["ingress"][0]["from"]) == 2
+    assert API_ADDRESS_RANGE not in app["spec"]["egress"][1]["to"][0]["ipBlock"]["except"]
+
+
 def test_overlays_differ_where_environments_should(kustomize_project: Path) -> None:
     """Namespaces, image tags, replica bounds and resources differ between environments."""
     project = kustomize_project
@@ -481,14 +636,20 @@ def test_overlays_differ_where_environments_should(kustomize_project: Path) -> N
     slug = _answer(project, "project_slug")
     namespaces = {env: _one(sets[env], "Namespace")["metadata"]["name"] for env in ENVIRONMENTS}
     assert namespaces == {env: f"{slug}-{env}" for env in ENVIRONMENTS}
-    bounds = [_one(sets[env], "HorizontalPodAutoscaler")["spec"] for env in ENVIRONMENTS]
-    minimums = [b["minReplicas"] for b in bounds]
+    bounds = [_replica_bounds(sets[env]) for env in ENVIRONMENTS]
+    minimums = [working for _, working, _ in bounds]
     assert minimums == sorted(minimums)
     assert len(set(minimums)) == len(ENVIRONMENTS)
-    assert len({b["maxReplicas"] for b in bounds}) == len(ENVIRONMENTS)
+    assert len({maximum for _, _, maximum in bounds}) == len(ENVIRONMENTS)
+    # Off hours nothing but prod may keep pods it does not need (a floor of two in two zones).
+    floors = {env: floor for env, (floor, _, _) in zip(ENVIRONMENTS, bounds, strict=True)}
+    if _answer(project, "k8s_autoscaler") == "keda":
+        assert floors["dev"] == floors["staging"] == 0
+        assert floors["prod"] >= 2
     images = {env: _container(sets[env])["image"] for env in ENVIRONMENTS}
-    assert images["dev"] != images["prod"]
     assert all(image.split(":")[0] == slug for image in images.values())
+    # No environment tracks a mutable tag: the CKV_K8S_43 reason says each is pinned by digest.
+    assert not {env for env, image in images.items() if image.split(":")[1] in MUTABLE_TAGS}
     resources = [json.dumps(_container(sets[env])["resources"]) for env in ENVIRONMENTS]
     assert len(set(resources)) == len(ENVIRONMENTS)
 
@@ -516,7 +677,9 @@ def _normalized(objects: list[Manifest]) -> dict[tuple[str, str], Manifest]:
 
 
 @pytest.mark.parametrize(
-    "answers", [{}, *({"llm_provider": p, "otel": True} for p in question_choices("llm_provider"))],
+    "answers",
+    [{}, {"k8s_autoscaler": "keda"},
+     *({"llm_provider": p, "otel": True} for p in question_choices("llm_provider"))],
     ids=_ids,
 )  # fmt: skip
 def test_plain_manifests_match_the_kustomize_base(

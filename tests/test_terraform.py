@@ -226,6 +226,22 @@ def test_prod_is_stricter_than_dev(rendered: Renderer) -> None:
     assert prod["capacity_split"]["fargate_base"] >= prod["min_tasks"]
 
 
+def test_dev_stops_off_hours_and_prod_keeps_a_floor(rendered: Renderer) -> None:
+    """Off hours dev scales to zero; prod keeps its on-demand floor and a lower ceiling."""
+    project = rendered({})
+    dev, prod = (_effective(project, env) for env in ENVIRONMENTS)
+    for settings in (dev, prod):
+        off_hours = settings["off_hours"]
+        assert off_hours["scale_down"] != off_hours["scale_up"]
+        for schedule in (off_hours["scale_down"], off_hours["scale_up"]):
+            assert re.fullmatch(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)", schedule), schedule
+        assert 0 <= off_hours["min_tasks"] <= off_hours["max_tasks"] <= settings["max_tasks"]
+    assert dev["off_hours"]["min_tasks"] == dev["off_hours"]["max_tasks"] == 0
+    assert prod["off_hours"]["min_tasks"] >= 2
+    assert prod["off_hours"]["min_tasks"] <= prod["capacity_split"]["fargate_base"]
+    assert prod["off_hours"]["max_tasks"] < prod["max_tasks"]
+
+
 def test_example_tfvars_cover_the_required_variables_and_hold_no_secrets(
     rendered: Renderer,
 ) -> None:
@@ -257,6 +273,66 @@ def test_tflint_pins_the_aws_ruleset_and_enables_terraform_rules(rendered: Rende
     assert terraform["enabled"] is True
     assert terraform["preset"] == "all"
     assert _first(_first(config["config"])["call_module_type"]) == "local"
+
+
+LOCKED_ROOTS = (MODULE, *(f"environments/{env}" for env in ENVIRONMENTS))
+INFRA_WORKFLOW = Path(".github") / "workflows" / "infra.yml"
+
+
+def _satisfies(version: str, constraint: str) -> bool:
+    """Whether a provider version meets a Terraform constraint of the forms used here."""
+    numbers = [int(part) for part in version.split(".")]
+    operator, _, wanted = constraint.strip().partition(" ")
+    floor = [int(part) for part in wanted.split(".")]
+    if operator == "~>":
+        # ~> X.Y allows X.Y or newer within X; ~> X.Y.Z allows newer Z within X.Y.
+        prefix = floor[:-1]
+        padded = floor + [0] * (len(numbers) - len(floor))
+        return numbers[: len(prefix)] == prefix and numbers >= padded
+    if operator in {"=", ""}:
+        return numbers == floor
+    raise AssertionError(f"constraint {constraint!r} is not one this test understands")
+
+
+def test_satisfies_reads_pessimistic_constraints() -> None:
+    assert _satisfies("5.100.0", "~> 5.100")
+    assert _satisfies("5.101.3", "~> 5.100")
+    assert not _satisfies("5.99.9", "~> 5.100")
+    assert not _satisfies("6.0.0", "~> 5.100")
+    assert _satisfies("5.100.4", "~> 5.100.0")
+    assert not _satisfies("5.101.0", "~> 5.100.0")
+
+
+def test_every_root_commits_a_lock_file_its_constraint_accepts(rendered: Renderer) -> None:
+    """Each root has .terraform.lock.hcl with hashes, for a version required_providers allows."""
+    terraform = rendered({}) / TERRAFORM
+    assert ".terraform.lock.hcl" not in (terraform / ".gitignore").read_text(encoding="utf-8")
+    for root in LOCKED_ROOTS:
+        lock_file = terraform / root / ".terraform.lock.hcl"
+        assert lock_file.is_file(), f"{root} has no .terraform.lock.hcl"
+        providers = _blocks(_hcl(lock_file), "provider")
+        assert set(providers) == {"registry.terraform.io/hashicorp/aws"}, root
+        locked = providers["registry.terraform.io/hashicorp/aws"]
+        version = _first(locked["version"])
+        hashes = _first(locked["hashes"])
+        assert any(h.startswith("h1:") for h in hashes), f"{root}: no h1 hash in the lock"
+        sources = [terraform / root / name for name in ("versions.tf", "main.tf")]
+        block = next(
+            _hcl(path)["terraform"][0]
+            for path in sources
+            if path.is_file() and "terraform" in _hcl(path)
+        )
+        required = _first(_first(block["required_providers"])["aws"])["version"]
+        assert _first(locked["constraints"]) == required, root
+        assert _satisfies(version, required), f"{root}: {version} does not satisfy {required}"
+
+
+def test_ci_initialises_with_a_read_only_lock_file(rendered: Renderer) -> None:
+    """The infrastructure workflow refuses to resolve providers afresh."""
+    workflow = (rendered({}) / INFRA_WORKFLOW).read_text(encoding="utf-8")
+    inits = re.findall(r"terraform init\b[^\n]*", workflow)
+    assert inits
+    assert all("-lockfile=readonly" in init for init in inits), inits
 
 
 # --- consistency with the container and the service -------------------------------------
@@ -412,7 +488,12 @@ def test_module_validates_and_passes_its_tests(
 ) -> None:
     terraform = require_tool("terraform")
     module = _terraform_copy(rendered({}), tmp_path) / MODULE
-    run([terraform, "init", "-backend=false", "-input=false"], cwd=module, env=terraform_env)
+    # The committed lock file must be enough: offline, from the mirror, nothing re-resolved.
+    run(
+        [terraform, "init", "-backend=false", "-input=false", "-lockfile=readonly"],
+        cwd=module,
+        env=terraform_env,
+    )
     run([terraform, "validate", "-no-color"], cwd=module, env=terraform_env)
     result = run([terraform, "test", "-no-color"], cwd=module, env=terraform_env)
     assert re.search(r"Success! [1-9]\d* passed, 0 failed", result.stdout), result.stdout
@@ -430,7 +511,11 @@ def test_environment_validates_and_passes_its_tests(
 ) -> None:
     terraform = require_tool("terraform")
     root = _terraform_copy(rendered(answers), tmp_path) / "environments" / environment
-    run([terraform, "init", "-backend=false", "-input=false"], cwd=root, env=terraform_env)
+    run(
+        [terraform, "init", "-backend=false", "-input=false", "-lockfile=readonly"],
+        cwd=root,
+        env=terraform_env,
+    )
     run([terraform, "validate", "-no-color"], cwd=root, env=terraform_env)
     result = run(
         [terraform, "test", "-no-color", "-var-file=example.tfvars"], cwd=root, env=terraform_env

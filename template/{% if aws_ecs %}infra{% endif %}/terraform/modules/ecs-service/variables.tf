@@ -214,6 +214,38 @@ variable "max_tasks" {
   }
 }
 
+variable "off_hours" {
+  description = "Scheduled scale-down outside working hours: at scale_down the task range becomes min_tasks..max_tasks of this object (0 stops the service), at scale_up it returns to the module's min_tasks..max_tasks. Schedules are Application Auto Scaling expressions such as cron(0 19 ? * MON-FRI *), read in timezone (an IANA name). null (the default) keeps the working-hours range all the time."
+  type = object({
+    scale_down = string
+    scale_up   = string
+    timezone   = string
+    min_tasks  = number
+    max_tasks  = number
+  })
+  default = null
+
+  validation {
+    condition = var.off_hours == null || alltrue([
+      for schedule in [try(var.off_hours.scale_down, ""), try(var.off_hours.scale_up, "")] :
+      can(regex("^(cron|at|rate)\\(.+\\)$", schedule))
+    ])
+    error_message = "off_hours.scale_down and off_hours.scale_up must be schedule expressions such as cron(0 19 ? * MON-FRI *)."
+  }
+
+  validation {
+    condition     = var.off_hours == null || can(regex("^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$", try(var.off_hours.timezone, "")))
+    error_message = "off_hours.timezone must be an IANA time zone such as UTC or Europe/Berlin."
+  }
+
+  validation {
+    condition = var.off_hours == null || (
+      try(var.off_hours.min_tasks >= 0 && var.off_hours.max_tasks >= var.off_hours.min_tasks && var.off_hours.max_tasks <= var.max_tasks, false)
+    )
+    error_message = "off_hours needs 0 <= min_tasks <= max_tasks <= the module's max_tasks."
+  }
+}
+
 variable "cpu_target_percent" {
   description = "Average CPU utilisation that autoscaling keeps the service at."
   type        = number

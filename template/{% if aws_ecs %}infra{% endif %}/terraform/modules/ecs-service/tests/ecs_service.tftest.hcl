@@ -205,6 +205,11 @@ run "defaults_are_secure" {
   }
 
   assert {
+    condition     = length(aws_appautoscaling_scheduled_action.off_hours) == 0 && length(aws_appautoscaling_scheduled_action.working_hours) == 0
+    error_message = "Without off_hours no scheduled scaling may exist."
+  }
+
+  assert {
     condition     = length(aws_iam_role_policy.task) == 0
     error_message = "The task role needs no permissions unless Bedrock is used."
   }
@@ -279,6 +284,104 @@ run "autoscaling_bounds_and_spot_split" {
     ] == [2]
     error_message = "The base tasks must run on on-demand FARGATE."
   }
+}
+
+run "off_hours_schedule" {
+  command = plan
+
+  variables {
+    min_tasks = 2
+    max_tasks = 6
+    off_hours = {
+      scale_down = "cron(0 19 ? * MON-FRI *)"
+      scale_up   = "cron(0 7 ? * MON-FRI *)"
+      timezone   = "Europe/Berlin"
+      min_tasks  = 0
+      max_tasks  = 0
+    }
+  }
+
+  assert {
+    condition     = aws_appautoscaling_scheduled_action.off_hours[0].schedule == "cron(0 19 ? * MON-FRI *)" && aws_appautoscaling_scheduled_action.off_hours[0].timezone == "Europe/Berlin"
+    error_message = "The scale-down must run on the given schedule in the given time zone."
+  }
+
+  assert {
+    condition     = aws_appautoscaling_scheduled_action.off_hours[0].scalable_target_action[0].min_capacity == "0" && aws_appautoscaling_scheduled_action.off_hours[0].scalable_target_action[0].max_capacity == "0"
+    error_message = "Off hours, the service must scale to the off-hours range (here zero)."
+  }
+
+  assert {
+    condition     = aws_appautoscaling_scheduled_action.working_hours[0].schedule == "cron(0 7 ? * MON-FRI *)" && aws_appautoscaling_scheduled_action.working_hours[0].timezone == "Europe/Berlin"
+    error_message = "The scale-up must run on the given schedule in the given time zone."
+  }
+
+  assert {
+    condition     = aws_appautoscaling_scheduled_action.working_hours[0].scalable_target_action[0].min_capacity == "2" && aws_appautoscaling_scheduled_action.working_hours[0].scalable_target_action[0].max_capacity == "6"
+    error_message = "Working hours must restore min_tasks..max_tasks."
+  }
+
+  assert {
+    condition = alltrue([
+      for action in concat(aws_appautoscaling_scheduled_action.off_hours, aws_appautoscaling_scheduled_action.working_hours) :
+      action.resource_id == aws_appautoscaling_target.this.resource_id && action.scalable_dimension == "ecs:service:DesiredCount"
+    ])
+    error_message = "Both scheduled actions must act on the service's desired count."
+  }
+}
+
+run "off_hours_needs_schedule_expressions" {
+  command = plan
+
+  variables {
+    max_tasks = 4
+    off_hours = {
+      scale_down = "0 19 * * MON-FRI"
+      scale_up   = "cron(0 7 ? * MON-FRI *)"
+      timezone   = "Europe/Berlin"
+      min_tasks  = 0
+      max_tasks  = 0
+    }
+  }
+
+  # A bare crontab line is no Application Auto Scaling schedule.
+  expect_failures = [var.off_hours]
+}
+
+run "off_hours_needs_an_iana_time_zone" {
+  command = plan
+
+  variables {
+    max_tasks = 4
+    off_hours = {
+      scale_down = "cron(0 19 ? * MON-FRI *)"
+      scale_up   = "cron(0 7 ? * MON-FRI *)"
+      timezone   = "Central European Time"
+      min_tasks  = 0
+      max_tasks  = 0
+    }
+  }
+
+  # A time zone must be an IANA name.
+  expect_failures = [var.off_hours]
+}
+
+run "off_hours_stays_within_max_tasks" {
+  command = plan
+
+  variables {
+    max_tasks = 4
+    off_hours = {
+      scale_down = "cron(0 19 ? * MON-FRI *)"
+      scale_up   = "cron(0 7 ? * MON-FRI *)"
+      timezone   = "Europe/Berlin"
+      min_tasks  = 1
+      max_tasks  = 5
+    }
+  }
+
+  # The off-hours maximum may not exceed max_tasks.
+  expect_failures = [var.off_hours]
 }
 
 run "alternative_inputs" {
