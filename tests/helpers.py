@@ -93,6 +93,16 @@ def copy_template(repo: Path) -> None:
     shutil.copytree(REPO_ROOT / "template", repo / "template")
 
 
+def asked(spec: Mapping[str, Any], answers: Mapping[str, Any]) -> bool:
+    """Whether copier asks (and records) a question, given the other answers (its ``when``)."""
+    when = spec.get("when", True)
+    if not isinstance(when, str):
+        return bool(when)
+    from jinja2 import Template
+
+    return Template(when).render(**answers).strip().lower() not in {"false", ""}
+
+
 def questions() -> dict[str, dict[str, Any]]:
     """Return the questions of copier.yml (settings and computed values left out)."""
     data = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))

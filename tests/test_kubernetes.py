@@ -64,6 +64,8 @@ COMBINATIONS: list[dict[str, Any]] = [
         if combo["kubernetes"] != "none"
     ),
     *({**combo, "otel": True} for combo in answer_combinations("llm_provider")),
+    # Flux image automation changes the dev overlay (setter markers, a digest field).
+    {"gitops": "flux", "flux_image_automation": True},
 ]
 WITH_KUBERNETES = [c for c in COMBINATIONS if c.get("kubernetes") != "none"]
 # The default for kubernetes is kustomize and for gitops none (copier.yml).
@@ -92,7 +94,7 @@ def argocd_project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
 
 def _answer(project: Path, name: str) -> Any:
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
-    default = {"gitops": "none", "k8s_autoscaler": "hpa"}.get(name)
+    default = {"gitops": "none", "k8s_autoscaler": "hpa", "flux_image_automation": False}.get(name)
     return answers.get(name, default)
 
 
@@ -162,12 +164,13 @@ def test_no_deploy_directory_without_kubernetes(rendered: Renderer, gitops: str)
 
 
 def test_layout_follows_the_answers(project: Path) -> None:
-    """Only the chosen variant and, with Argo CD, its Applications are rendered."""
+    """Only the chosen variant and, with Argo CD or Flux, its objects are rendered."""
     kubernetes = _answer(project, "kubernetes")
     deploy = project / "deploy"
     assert (deploy / "kustomize").is_dir() == (kubernetes == "kustomize")
     assert (deploy / "manifests").is_dir() == (kubernetes == "manifests")
     assert (deploy / "argocd").is_dir() == (_answer(project, "gitops") == "argocd")
+    assert (deploy / "flux").is_dir() == (_answer(project, "gitops") == "flux")
     assert (deploy / "README.md").is_file()
     if kubernetes == "kustomize":
         overlays = sorted(p.name for p in (deploy / "kustomize" / "overlays").iterdir())
