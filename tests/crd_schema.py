@@ -6,8 +6,8 @@ says ``additionalProperties: false``. So every object schema that lists ``proper
 neither preserves unknown fields nor declares ``additionalProperties`` gets
 ``additionalProperties: false``. ``metadata`` (``type: object`` without properties) stays
 open, as the CRD leaves it to the API server. CEL rules (``x-kubernetes-validations``) are
-kept but not evaluated. Used for KEDA (tests/data/keda) and Flux (tests/data/flux); refresh:
-see the README.md in each.
+kept but not evaluated. Used for KEDA (tests/data/keda) and Flux (src/goldpath/schemas/flux,
+shipped for goldpath verify); refresh: see the README.md in each.
 """
 
 from __future__ import annotations

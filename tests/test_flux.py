@@ -26,7 +26,7 @@ from tests.test_kubernetes import (
 )
 
 Renderer = Callable[[Mapping[str, Any]], Path]
-FLUX_SCHEMAS = REPO_ROOT / "tests" / "data" / "flux"
+FLUX_SCHEMAS = REPO_ROOT / "src" / "goldpath" / "schemas" / "flux"
 SOURCE_KINDS = {"GitRepository", "Kustomization"}
 IMAGE_KINDS = {"ImageRepository", "ImagePolicy", "ImageUpdateAutomation"}
 WITH_FLUX = [c for c in WITH_KUBERNETES if c.get("gitops") == "flux"]
@@ -49,7 +49,7 @@ def automation_project(request: pytest.FixtureRequest, rendered: Renderer) -> Pa
 
 @cache
 def _validators() -> dict[str, Any]:
-    """One validator per kind, from the vendored schemas (tests/data/flux/README.md)."""
+    """One validator per kind, from the vendored schemas (src/goldpath/schemas/flux/README.md)."""
     jsonschema = require_module("jsonschema")
     validators: dict[str, Any] = {}
     for path in sorted(FLUX_SCHEMAS.glob("*.schema.json")):

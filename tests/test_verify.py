@@ -253,7 +253,8 @@ def test_unpinned_action_fails_zizmor(project: Path, tmp_path: Path) -> None:
 # Kubernetes egress). The Python toolchain checks run on four combinations in
 # test_generated.py; Terraform's plan-based tests run per provider in test_terraform.py.
 ARTIFACT_CHECKS = (
-    "hadolint", "kustomize build", "kubernetes schemas", "checkov", "trivy config", "zizmor",
+    "hadolint", "kustomize build", "kubernetes schemas", "flux schemas", "checkov",
+    "trivy config", "zizmor",
 )  # fmt: skip
 VERIFY_COMBINATIONS = [
     *_combinations(),
@@ -278,6 +279,8 @@ def test_verify_passes_on_every_combination(
     expected = {"checkov", "trivy config", "zizmor", "hadolint"}
     if answers.get("kubernetes", "kustomize") != "none":
         expected |= {"kustomize build", "kubernetes schemas"}
+    if answers.get("gitops") == "flux":
+        expected |= {"flux schemas"}
     assert set(rows) == expected
 
 
@@ -299,3 +302,23 @@ def test_plain_manifests_in_the_pre_0_1_0_directory_are_still_checked(
     assert code == 1
     assert rows["kubernetes schemas"]["status"] == "failed"
     assert "replicaz" in str(rows["kubernetes schemas"]["detail"])
+
+
+def test_a_flux_object_with_a_wrong_field_fails_flux_schemas(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    """Flux's objects are custom resources: verify checks them against Flux's CRD schemas."""
+    project = tmp_path / "service"
+    shutil.copytree(rendered({"gitops": "flux"}), project)
+    run(["git", "init", "--quiet"], cwd=project)
+    code, rows = _verify(project, "flux schemas")
+    assert code == 0, rows
+    kustomizations = project / "deploy" / "flux" / "kustomizations.yaml"
+    _replace(kustomizations, "prune: true", 'prune: "true"')
+    _replace(kustomizations, "interval:", "intervall:")
+    code, rows = _verify(project, "flux schemas")
+    assert code == 1
+    assert rows["flux schemas"]["status"] == "failed"
+    detail = str(rows["flux schemas"]["detail"])
+    assert "deploy/flux/kustomizations.yaml Kustomization/" in detail
+    assert "$.spec.prune: 'true' is not of type 'boolean'" in detail

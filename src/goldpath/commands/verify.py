@@ -35,7 +35,10 @@ _INSTALL = {
     "kubectl": "https://kubernetes.io/docs/tasks/tools/",
     "kubernetes-validate": "pip install kubernetes-validate",
     "tflint": "https://github.com/terraform-linters/tflint#installation",
+    "check-jsonschema": "pip install check-jsonschema",
 }
+FLUX_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "flux"
+"""Flux's CRD schemas, vendored with their source in the README beside them."""
 _BOX = re.compile(r"^[\u2502\u2575\u2577\s]+")
 """The frame Terraform draws around its diagnostics (│ ╷ ╵)."""
 
@@ -261,6 +264,44 @@ def _schemas(tool: str, ctx: _Context) -> tuple[int, str]:
     return len(problems), "; ".join(problems[:3])
 
 
+def _flux(tool: str, ctx: _Context) -> tuple[int, str]:
+    """Every object in deploy/flux against its Flux CRD's schema (unknown fields rejected)."""
+    import json
+
+    import yaml
+
+    schemas: dict[str, Path] = {}
+    for path in sorted(FLUX_SCHEMAS.glob("*.schema.json")):
+        kind = json.loads(path.read_text(encoding="utf-8"))["title"].split()[0]
+        schemas[kind] = path
+    problems: list[str] = []
+    objects: dict[str, list[Path]] = {}
+    labels: dict[str, str] = {}
+    for source in sorted((ctx.repo / "deploy" / "flux").glob("*.yaml")):
+        for index, doc in enumerate(yaml.safe_load_all(source.read_text(encoding="utf-8"))):
+            if not isinstance(doc, dict):
+                continue
+            kind = str(doc.get("kind"))
+            if kind not in schemas:
+                problems.append(f"{source.name}: no Flux schema for kind {kind}")
+                continue
+            name = doc.get("metadata", {}).get("name", index)
+            target = ctx.scan.parent / "flux" / f"{source.stem}-{kind}-{name}.json"
+            target.parent.mkdir(exist_ok=True)
+            target.write_text(json.dumps(doc), encoding="utf-8")
+            objects.setdefault(kind, []).append(target)
+            labels[str(target)] = f"deploy/flux/{source.name} {kind}/{name}"
+    for kind, files in objects.items():
+        code, output = _run([tool, "--schemafile", str(schemas[kind]), *map(str, files)],
+                            cwd=ctx.repo)  # fmt: skip
+        if code:
+            found = [line.strip() for line in output.splitlines() if "::" in line]
+            for file, label in labels.items():
+                found = [line.replace(f"{file}::", f"{label}: ") for line in found]
+            problems += found or [f"{kind}: {_first_error(output)}"]
+    return len(problems), "; ".join(problems[:3])
+
+
 def _has(*parts: str) -> Callable[[_Context], bool]:
     return lambda ctx: ctx.repo.joinpath(*parts).exists()
 
@@ -283,6 +324,7 @@ CHECKS = [
     _Check("hadolint", "hadolint", _has("Dockerfile"), _hadolint),
     _Check("kustomize build", "kubectl", _has("deploy"), _kustomize),
     _Check("kubernetes schemas", "kubernetes-validate", _has("deploy"), _schemas),
+    _Check("flux schemas", "check-jsonschema", _has("deploy", "flux"), _flux),
     _Check("checkov", "checkov", _always, _checkov),
     _Check("trivy config", "trivy", _always, _trivy),
     _Check("zizmor", "zizmor", _has(".github", "workflows"), _zizmor),
