@@ -299,3 +299,21 @@ def test_plain_manifests_in_the_pre_0_1_0_directory_are_still_checked(
     assert code == 1
     assert rows["kubernetes schemas"]["status"] == "failed"
     assert "replicaz" in str(rows["kubernetes schemas"]["detail"])
+
+
+def test_gitlab_ci_schema_checks_the_pipeline_of_a_gitlab_project(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    """Only where .gitlab-ci.yml exists; a job GitLab would reject fails, naming the job."""
+    project = tmp_path / "service"
+    shutil.copytree(rendered({"ci": "gitlab"}), project)
+    run(["git", "init", "--quiet"], cwd=project)
+    code, rows = _verify(project, "gitlab-ci schema", "hadolint")
+    assert code == 0, rows
+    assert rows["gitlab-ci schema"]["status"] == "passed"
+    pipeline = project / ".gitlab-ci.yml"
+    pipeline.write_text(pipeline.read_text() + "\nbroken-job:\n  script: 3\n")
+    code, rows = _verify(project, "gitlab-ci schema")
+    assert code == 1
+    assert rows["gitlab-ci schema"]["status"] == "failed"
+    assert "broken-job" in str(rows["gitlab-ci schema"]["detail"])
