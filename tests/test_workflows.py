@@ -665,7 +665,7 @@ def test_terraform_steps_are_the_ones_test_terraform_runs(
     job = _workflows(project)["infra.yml"]["jobs"]["test"]
     commands = [step["run"] for step in job["steps"] if "run" in step]
     assert commands == [
-        "terraform init -backend=false -input=false",
+        "terraform init -backend=false -input=false -lockfile=readonly",
         "terraform validate -no-color",
         'terraform test -no-color ${VAR_FILE:+"-var-file=$VAR_FILE"}',
     ]
@@ -679,7 +679,8 @@ def test_terraform_steps_are_the_ones_test_terraform_runs(
         },
     }
     suite = (REPO_ROOT / "tests" / "test_terraform.py").read_text(encoding="utf-8")
-    for arguments in ('"init", "-backend=false", "-input=false"', '"validate", "-no-color"',
+    for arguments in ('"init", "-backend=false", "-input=false", "-lockfile=readonly"',
+                      '"validate", "-no-color"',
                       '"test", "-no-color", "-var-file=example.tfvars"'):  # fmt: skip
         assert arguments in suite, f"test_terraform.py no longer runs terraform {arguments}"
 
