@@ -367,3 +367,10 @@ def test_docs_cover_every_pin_the_token_and_the_gaps() -> None:
                    "GOLDPATH_GITLAB_TOKEN", "write_repository", "`api`", "DEPLOY_ENABLED",
                    "AWS_ROLE_ARN", "gitlab-ci schema", "privileged"):  # fmt: skip
         assert needle in page, f"docs/gitlab-ci.md omits {needle}"
+
+
+def test_argocd_follows_the_repository_to_gitlab(rendered: Renderer) -> None:
+    project = rendered({"ci": "gitlab", "gitops": "argocd"})
+    applications = (project / "deploy" / "argocd" / "applications.yaml").read_text("utf-8")
+    repositories = set(re.findall(r"repoURL: (\S+)", applications))
+    assert repositories == {"https://gitlab.com/platform-team/my-genai-service.git"}
