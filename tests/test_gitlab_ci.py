@@ -374,3 +374,11 @@ def test_argocd_follows_the_repository_to_gitlab(rendered: Renderer) -> None:
     applications = (project / "deploy" / "argocd" / "applications.yaml").read_text("utf-8")
     repositories = set(re.findall(r"repoURL: (\S+)", applications))
     assert repositories == {"https://gitlab.com/platform-team/my-genai-service.git"}
+
+
+def test_ci_defaults_to_github_so_the_workflow_tests_render_github() -> None:
+    """tests/test_workflows.py leaves `ci` out of its combinations: they take this default."""
+    spec = _COPIER["ci"]
+    assert spec["default"] == "github"
+    assert sorted(spec["choices"].values()) == ["github", "gitlab"]
+    assert spec["help"]

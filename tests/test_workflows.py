@@ -33,7 +33,9 @@ from tests.helpers import (
     stand_in,
 )
 
-# The answers that change what .github/ holds, as far as copier.yml declares them.
+# The answers that change what .github/ holds, as far as copier.yml declares them. `ci` is not
+# one of them: every combination here takes its default, github, so .github/ is rendered;
+# tests/test_gitlab_ci.py covers ci: gitlab.
 WORKFLOW_QUESTIONS = ("aws_ecs", "kubernetes", "gitops")
 DOCS = REPO_ROOT / "docs" / "github-actions.md"
 PINS: dict[str, Any] = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))[
