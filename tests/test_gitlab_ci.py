@@ -261,12 +261,26 @@ def test_one_image_is_built_and_its_digest_is_deployed(
         job, script = jobs[name], _script(jobs[name])
         assert {"build-image", "image-scan"} <= set(job["needs"])
         assert job["environment"]["name"] == name.removeprefix("deploy-")
-        assert job["id_tokens"] == {"AWS_ID_TOKEN": {"aud": "sts.amazonaws.com"}}
+        assert job["id_tokens"] == {
+            "AWS_ID_TOKEN": {"aud": "sts.amazonaws.com"},
+            "SIGSTORE_ID_TOKEN": {"aud": "sigstore"},
+        }
         assert "aws sts assume-role-with-web-identity" in script
         assert '--web-identity-token "$AWS_ID_TOKEN"' in script
         assert "skopeo copy --preserve-digests --digestfile pushed" in script
         assert 'if [ "$(cat pushed)" != "$IMAGE_DIGEST" ]' in script
-        assert "@$IMAGE_DIGEST" in script
+        assert 'image="$registry/my-genai-service@$IMAGE_DIGEST"' in script
+        signing = (
+            'cosign sign --yes "$image"',
+            'cosign attest --yes --type cyclonedx --predicate sbom.cdx.json "$image"',
+            'cosign verify "$image"',
+            'cosign verify-attestation "$image"',
+        )
+        for command in signing:
+            assert command in script
+        if combo["aws_ecs"]:
+            # ECS runs only the digest whose signature and SBOM attestation were verified.
+            assert script.index("cosign verify-attestation") < script.index("update-service")
         assert (".image = $image" in script) == combo["aws_ecs"]
     if release:
         assert "deploy-staging" in jobs["deploy-prod"]["needs"]
