@@ -181,6 +181,19 @@ def test_jobs_with_an_environment_run_only_on_the_default_branch(
         assert "except" not in job
 
 
+def test_job_scripts_pass_shellcheck(
+    rendered: Renderer, combo: dict[str, Any], tmp_path: Path
+) -> None:
+    """Each job's before_script and script, as the runner joins them (sh, as on Alpine)."""
+    shellcheck = require_tool("shellcheck")
+    scripts = []
+    for name, job in _visible(_pipeline(rendered(combo))).items():
+        script = tmp_path / f"{name}.sh"
+        script.write_text("#!/bin/sh\nset -e\n" + _script(job) + "\n")
+        scripts.append(script)
+    run([shellcheck, "--severity=style", *scripts], cwd=tmp_path)
+
+
 # --- the same gates as the GitHub workflows -------------------------------------------------
 
 
