@@ -406,7 +406,8 @@ def two_release_template(
             f"# Changelog\n\n{CHANGELOG_UNRELEASED}\n{CHANGELOG_V1_1}\n{CHANGELOG_V1_0}"
         )
     if workflow_change:
-        ci = repo / "template" / ".github" / "workflows" / "ci.yml.jinja"
+        github = "{% if ci == 'github' %}.github{% endif %}"
+        ci = repo / "template" / github / "workflows" / "ci.yml.jinja"
         ci.write_text(ci.read_text() + WORKFLOW_CHANGE)
     commit_all(repo, "template v1.1.0")
     git(repo, "tag", "v1.1.0")

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 _SETTINGS = "src/goldpath/settings.py"
 _SOURCES = ["pyproject.toml", "uv.lock", "README.md", "CHANGELOG.md", "copier.yml"]
-_CI_WORKFLOW = "template/.github/workflows/ci.yml.jinja"
+_CI_WORKFLOW = "template/{% if ci == 'github' %}.github{% endif %}/workflows/ci.yml.jinja"
 _WORKFLOW_LINE = "# Lint, types and tests on every push and pull request (template v1.1.0).\n"
 
 

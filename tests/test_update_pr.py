@@ -421,7 +421,7 @@ def _release_outputs(script: Path, project: Path, source: str, current: str) -> 
 def test_template_release_finds_the_newest_release_commit(
     rendered: Renderer, tmp_path: Path
 ) -> None:
-    script = rendered({}) / ".github" / "scripts" / "template_release.py"
+    script = rendered({}) / "scripts" / "template_release.py"
     bare, commits = _tagged_template(tmp_path)
     project = tmp_path / "project"
     project.mkdir()
@@ -444,7 +444,7 @@ def test_template_release_finds_the_newest_release_commit(
 def test_template_release_fails_in_one_line_when_the_source_is_unreachable(
     rendered: Renderer, tmp_path: Path
 ) -> None:
-    script = rendered({}) / ".github" / "scripts" / "template_release.py"
+    script = rendered({}) / "scripts" / "template_release.py"
     (tmp_path / ".copier-answers.yml").write_text(
         f"_commit: v1.0.0\n_src_path: {tmp_path / 'gone'}\n"
     )

@@ -254,11 +254,15 @@ def test_unpinned_action_fails_zizmor(project: Path, tmp_path: Path) -> None:
 # test_generated.py; Terraform's plan-based tests run per provider in test_terraform.py.
 ARTIFACT_CHECKS = (
     "hadolint", "kustomize build", "kubernetes schemas", "flux schemas", "checkov",
-    "trivy config", "zizmor",
+    "trivy config", "zizmor", "gitlab-ci schema",
 )  # fmt: skip
 VERIFY_COMBINATIONS = [
     *_combinations(),
     *({"llm_provider": provider} for provider in ("anthropic", "bedrock")),
+    # GitLab instead of GitHub: the pipeline's schema, and no workflows for zizmor.
+    {"ci": "gitlab"},
+    {"ci": "gitlab", "kubernetes": "none", "aws_ecs": False},
+    {"ci": "gitlab", "kubernetes": "manifests", "gitops": "flux"},
 ]
 
 
@@ -276,7 +280,8 @@ def test_verify_passes_on_every_combination(
     failing = {name: row["detail"] for name, row in rows.items() if row["status"] != "passed"}
     assert failing == {}
     assert code == 0
-    expected = {"checkov", "trivy config", "zizmor", "hadolint"}
+    expected = {"checkov", "trivy config", "hadolint"}
+    expected |= {"gitlab-ci schema"} if answers.get("ci") == "gitlab" else {"zizmor"}
     if answers.get("kubernetes", "kustomize") != "none":
         expected |= {"kustomize build", "kubernetes schemas"}
     if answers.get("gitops") == "flux":
@@ -322,3 +327,21 @@ def test_a_flux_object_with_a_wrong_field_fails_flux_schemas(
     detail = str(rows["flux schemas"]["detail"])
     assert "deploy/flux/kustomizations.yaml Kustomization/" in detail
     assert "$.spec.prune: 'true' is not of type 'boolean'" in detail
+
+
+def test_gitlab_ci_schema_checks_the_pipeline_of_a_gitlab_project(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    """Only where .gitlab-ci.yml exists; a job GitLab would reject fails, naming the job."""
+    project = tmp_path / "service"
+    shutil.copytree(rendered({"ci": "gitlab"}), project)
+    run(["git", "init", "--quiet"], cwd=project)
+    code, rows = _verify(project, "gitlab-ci schema", "hadolint")
+    assert code == 0, rows
+    assert rows["gitlab-ci schema"]["status"] == "passed"
+    pipeline = project / ".gitlab-ci.yml"
+    pipeline.write_text(pipeline.read_text() + "\nbroken-job:\n  script: 3\n")
+    code, rows = _verify(project, "gitlab-ci schema")
+    assert code == 1
+    assert rows["gitlab-ci schema"]["status"] == "failed"
+    assert "broken-job" in str(rows["gitlab-ci schema"]["detail"])

@@ -33,7 +33,9 @@ from tests.helpers import (
     stand_in,
 )
 
-# The answers that change what .github/ holds, as far as copier.yml declares them.
+# The answers that change what .github/ holds, as far as copier.yml declares them. `ci` is not
+# one of them: every combination here takes its default, github, so .github/ is rendered;
+# tests/test_gitlab_ci.py covers ci: gitlab.
 WORKFLOW_QUESTIONS = ("aws_ecs", "kubernetes", "gitops")
 DOCS = REPO_ROOT / "docs" / "github-actions.md"
 PINS: dict[str, Any] = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))[
@@ -679,7 +681,8 @@ def test_terraform_steps_are_the_ones_test_terraform_runs(
         },
     }
     suite = (REPO_ROOT / "tests" / "test_terraform.py").read_text(encoding="utf-8")
-    for arguments in ('"init", "-backend=false", "-input=false"', '"validate", "-no-color"',
+    for arguments in ('"init", "-backend=false", "-input=false", "-lockfile=readonly"',
+                      '"validate", "-no-color"',
                       '"test", "-no-color", "-var-file=example.tfvars"'):  # fmt: skip
         assert arguments in suite, f"test_terraform.py no longer runs terraform {arguments}"
 
@@ -725,7 +728,7 @@ def test_gitops_step_pins_the_image_digest(
         step = _step_named(workflow, job_name, "Pin the image")
         # The script's first command edits the file; the rest commit, push and open the PR.
         pin = step["run"].splitlines()[1]
-        assert pin.startswith("python3 .github/scripts/set_image.py ")
+        assert pin.startswith("python3 scripts/set_image.py ")
         manifest = step["env"]["MANIFEST"]
         env = {"MANIFEST": manifest, "IMAGE": image}
         run(["bash", "-eo", "pipefail", "-c", pin], cwd=copy, env=env)
@@ -744,7 +747,7 @@ def test_gitops_step_pins_the_image_digest(
 
 
 def test_set_image_refuses_a_reference_without_digest(rendered: Renderer, tmp_path: Path) -> None:
-    script = rendered({}) / ".github" / "scripts" / "set_image.py"
+    script = rendered({}) / "scripts" / "set_image.py"
     manifest = tmp_path / "deployment.yaml"
     manifest.write_text("spec:\n  containers:\n    - name: app\n      image: svc:0.1.0\n")
     result = subprocess.run(
@@ -795,7 +798,7 @@ def test_template_update_runs_the_releases_own_goldpath_on_a_pull_request_branch
     release, update = workflow["jobs"]["release"], workflow["jobs"]["update"]
     assert release["permissions"] == {"contents": "read"}
     (find,) = [s for s in release["steps"] if "run" in s]
-    assert find["run"] == 'python3 .github/scripts/template_release.py >> "$GITHUB_OUTPUT"'
+    assert find["run"] == 'python3 scripts/template_release.py >> "$GITHUB_OUTPUT"'
     assert set(release["outputs"]) == {"behind", "source", "tag", "commit"}
 
     assert update["needs"] == "release"

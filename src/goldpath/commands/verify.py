@@ -163,6 +163,18 @@ def _zizmor(tool: str, ctx: _Context) -> tuple[int, str]:
     return len(audits) or 1, ", ".join(sorted(set(audits))) or _last(output)
 
 
+def _gitlab_ci(tool: str, ctx: _Context) -> tuple[int, str]:
+    """.gitlab-ci.yml against the GitLab CI schema that check-jsonschema vendors."""
+    code, output = _run(
+        [tool, "--builtin-schema", "vendor.gitlab-ci", "--verbose", ".gitlab-ci.yml"],
+        cwd=ctx.repo,
+    )
+    if code == 0:
+        return 0, ""
+    errors = re.findall(r"^\s*\S*\.gitlab-ci\.yml::(.*)$", output, re.MULTILINE)
+    return len(errors) or 1, (errors[0].strip()[:200] if errors else _first_error(output))
+
+
 def _terraform(tool: str, ctx: _Context) -> tuple[int, str]:
     """fmt, then init -backend=false, validate and test for the module and each environment."""
     tree = ctx.scan.parent / "terraform"
@@ -328,6 +340,7 @@ CHECKS = [
     _Check("checkov", "checkov", _always, _checkov),
     _Check("trivy config", "trivy", _always, _trivy),
     _Check("zizmor", "zizmor", _has(".github", "workflows"), _zizmor),
+    _Check("gitlab-ci schema", "check-jsonschema", _has(".gitlab-ci.yml"), _gitlab_ci),
     _Check("terraform", "terraform", _has("infra", "terraform"), _terraform),
     _Check("tflint", "tflint", _has("infra", "terraform"), _tflint),
     _Check("trivy image", "trivy", lambda ctx: ctx.image is not None, _trivy_image),

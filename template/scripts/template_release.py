@@ -2,7 +2,7 @@
 
 The template-update workflow runs it, read-only, before anything is installed:
 
-    python3 .github/scripts/template_release.py >> "$GITHUB_OUTPUT"
+    python3 scripts/template_release.py >> "$GITHUB_OUTPUT"
 
 It reads ``_src_path`` and ``_commit`` from .copier-answers.yml, lists the template's tags
 with ``git ls-remote``, takes the newest release tag vX.Y.Z (pre-releases are skipped) and

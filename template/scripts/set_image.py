@@ -2,7 +2,7 @@
 
 The deploy workflow runs it before it opens the GitOps pull request:
 
-    python3 .github/scripts/set_image.py FILE NAME REGISTRY/NAME@sha256:DIGEST
+    python3 scripts/set_image.py FILE NAME REGISTRY/NAME@sha256:DIGEST
 
 Standard library only, so it runs on any runner's Python; it edits only the lines it must,
 so comments and layout survive, and it fails loudly when the file does not look as expected.
