@@ -168,6 +168,37 @@ def test_data_turns_an_artifact_off_and_on(project: Path) -> None:
     assert not (project / "deploy" / "kustomize").exists()
 
 
+def test_data_moves_the_repository_from_github_to_gitlab_and_back(project: Path) -> None:
+    """Files of the old answer go, the new answer's arrive, and nothing else is touched."""
+    assert (project / ".github" / "workflows" / "ci.yml").is_file()
+    code, _, err = invoke("update", str(project), "--trust", "--no-lock", "--data", "ci=gitlab")
+    assert code == 0, err
+    assert not (project / ".github").exists()
+    assert (project / ".gitlab-ci.yml").is_file()
+    assert (project / "renovate.json").is_file()
+    assert (project / "scripts" / "template_release.py").is_file(), "both answers render it"
+    assert answers_of(project)["ci"] == "gitlab"
+    commit_all(project, "move to GitLab")
+    code, _, err = invoke("update", str(project), "--trust", "--no-lock", "--data", "ci=github")
+    assert code == 0, err
+    assert (project / ".github" / "workflows" / "ci.yml").is_file()
+    assert not (project / ".gitlab-ci.yml").exists()
+    assert not (project / "renovate.json").exists()
+    assert NEW_DOCSTRING in (project / HEALTH).read_text(), "the release arrived as well"
+
+
+def test_data_turns_argo_cd_into_flux(project: Path) -> None:
+    code, _, err = invoke("update", str(project), "--trust", "--no-lock", "--data", "gitops=argocd")
+    assert code == 0, err
+    assert (project / "deploy" / "argocd").is_dir()
+    commit_all(project, "argo cd")
+    code, _, err = invoke("update", str(project), "--trust", "--no-lock", "--data", "gitops=flux")
+    assert code == 0, err
+    assert not (project / "deploy" / "argocd").exists()
+    assert (project / "deploy" / "flux" / "kustomizations.yaml").is_file()
+    assert answers_of(project)["gitops"] == "flux"
+
+
 def test_data_changes_dependencies_and_the_lock_follows(project: Path) -> None:
     code, _, err = invoke("update", str(project), "--trust", "--data", "otel=true")
     assert code == 0, err
