@@ -169,7 +169,7 @@ def test_data_turns_an_artifact_off_and_on(project: Path) -> None:
 
 
 def test_data_moves_the_repository_from_github_to_gitlab_and_back(project: Path) -> None:
-    """Files of the old answer go, the new answer's arrive, and nothing else is touched."""
+    """The files of the old answer go and the new answer's arrive, with the release."""
     assert (project / ".github" / "workflows" / "ci.yml").is_file()
     code, _, err = invoke("update", str(project), "--trust", "--no-lock", "--data", "ci=gitlab")
     assert code == 0, err
