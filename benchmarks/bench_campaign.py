@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,23 +23,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from goldpath.campaign import Campaign  # noqa: E402
 from goldpath.commands.new import create_project  # noqa: E402
-from tests.helpers import FakeHosts, two_release_template  # noqa: E402
+from tests.helpers import FakeHosts, copies_with_origins, two_release_template  # noqa: E402
 
 
 def _git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _fleet(base: Path, root: Path, count: int) -> Path:
-    repos = root / "repos"
-    for index in range(count):
-        project = repos / f"service-{index:02d}"
-        shutil.copytree(base, project, symlinks=True)
-        origin = root / "origins" / f"service-{index:02d}.git"
-        _git(root, "init", "--quiet", "--bare", "--initial-branch=main", str(origin))
-        _git(project, "remote", "add", "origin", origin.as_uri())
-        _git(project, "push", "--quiet", "origin", "main")
-    return repos
 
 
 def main() -> None:
@@ -63,7 +50,7 @@ def main() -> None:
             hosts = FakeHosts(root / "hosts")
             env = {k: v for k, v in os.environ.items() if k != "PYENV_VERSION"}
             env["PATH"] = f"{hosts.bin}{os.pathsep}{env['PATH']}"
-            repos = _fleet(base, root, count)
+            repos = copies_with_origins(base, root, count, prefix="service")
             state = root / "campaign.yml"
             command = [goldpath, "fleet", "campaign", "start", "--to", "v1.1.0", str(repos)]
             command += ["--state", str(state), "--jobs", str(jobs), "--no-lock", "--trust"]

@@ -867,3 +867,23 @@ class FakeHosts:
         ``message`` on stderr and exit 1."""
         with self._changing() as data:
             data.setdefault("failures", {})[command] = message
+
+
+# --- many copies of one project, each with its own bare origin (campaign tests, benchmark) --
+
+__all__ += ["copies_with_origins"]
+
+
+def copies_with_origins(base: Path, root: Path, count: int, *, prefix: str = "team") -> Path:
+    """Copy ``base`` ``count`` times under ``root/repos``, each pushed to its own bare origin
+    (``root/origins/<name>.git``, reached by a ``file://`` URL); return ``root/repos``."""
+    repos = root / "repos"
+    for index in range(count):
+        name = f"{prefix}-{index:02d}"
+        project = repos / name
+        shutil.copytree(base, project, symlinks=True)
+        origin = root / "origins" / f"{name}.git"
+        git(root, "init", "--quiet", "--bare", "--initial-branch=main", str(origin))
+        git(project, "remote", "add", "origin", origin.as_uri())
+        git(project, "push", "--quiet", "origin", "main")
+    return repos

@@ -9,7 +9,6 @@ queries from a file the test controls (``FakeHosts``).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from tests.helpers import (
     PACKAGE,
     FakeHosts,
     commit_all,
+    copies_with_origins,
     git,
     invoke,
     require_tool,
@@ -50,20 +50,6 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
-def _fleet(base: Path, root: Path, count: int) -> Path:
-    """``count`` copies of the base project, each pushed to its own bare origin."""
-    repos = root / "repos"
-    for index in range(count):
-        name = f"team-{index:02d}"
-        project = repos / name
-        shutil.copytree(base, project, symlinks=True)
-        origin = root / "origins" / f"{name}.git"
-        git(root, "init", "--quiet", "--bare", "--initial-branch=main", str(origin))
-        git(project, "remote", "add", "origin", origin.as_uri())
-        git(project, "push", "--quiet", "origin", "main")
-    return repos
-
-
 def _statuses(state: Path) -> dict[str, str]:
     return {r.name: r.status for r in Campaign.load(state).repositories}
 
@@ -76,7 +62,7 @@ def test_a_campaign_in_two_waves_with_a_conflict_and_a_failed_verify(
     base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hosts = FakeHosts.install(tmp_path / "hosts", monkeypatch)
-    repos = _fleet(base, tmp_path, 20)
+    repos = copies_with_origins(base, tmp_path, 20)
     conflicted = repos / CONFLICTED
     health = conflicted / HEALTH
     health.write_text(health.read_text().replace(OLD_DOCSTRING, '    """Liveness, our way."""'))
@@ -170,7 +156,7 @@ def test_dry_run_pushes_nothing_and_writes_no_state(
     base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hosts = FakeHosts.install(tmp_path / "hosts", monkeypatch)
-    repos = _fleet(base, tmp_path, 3)
+    repos = copies_with_origins(base, tmp_path, 3)
     state = tmp_path / "campaign.yml"
     code, out, err = invoke("fleet", "campaign", "start", "--to", "v1.1.0", str(repos),
                             "--state", str(state), "--dry-run", *COMMON)  # fmt: skip
@@ -186,7 +172,7 @@ def test_one_broken_repository_stops_no_other_and_auto_merge_is_asked_for(
     base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hosts = FakeHosts.install(tmp_path / "hosts", monkeypatch)
-    repos = _fleet(base, tmp_path, 3)
+    repos = copies_with_origins(base, tmp_path, 3)
     git(repos / "team-01", "remote", "set-url", "origin", (tmp_path / "gone.git").as_uri())
     state = tmp_path / "campaign.yml"
     code, _, err = invoke("fleet", "campaign", "start", "--to", "v1.1.0", str(repos),
@@ -206,7 +192,7 @@ def test_merge_requests_on_gitlab(
     base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hosts = FakeHosts.install(tmp_path / "hosts", monkeypatch)
-    repos = _fleet(base, tmp_path, 2)
+    repos = copies_with_origins(base, tmp_path, 2)
     state = tmp_path / "campaign.yml"
     code, _, err = invoke("fleet", "campaign", "start", "--to", "v1.1.0", str(repos),
                           "--state", str(state), "--host", "gitlab", *COMMON)  # fmt: skip
