@@ -13,12 +13,12 @@ from typing import Any, Literal, get_args
 import yaml
 
 from .errors import UserError
+from .hosts import Checks, HostName
 
 __all__ = [
     "GREEN",
     "STATUSES",
     "Campaign",
-    "Host",
     "RepoState",
     "Status",
     "now",
@@ -35,11 +35,6 @@ Status = Literal[
     "failed",  # something went wrong (see reason); a re-run tries again
 ]
 STATUSES: tuple[str, ...] = get_args(Status)
-
-Checks = Literal["passed", "failed", "pending", "none"]
-"""A pull request's CI as its host reports it; "none" when the host has no status."""
-
-Host = Literal["github", "gitlab"]
 
 GREEN = "green"
 """``RepoState.gate`` once the wave gate passed: CI passed, or local verify passed without CI."""
@@ -89,7 +84,7 @@ class Campaign:
     """Bring ``repositories`` to the template release ``to``, canaries first."""
 
     to: str
-    host: Host = "github"
+    host: HostName = "github"
     auto_merge: bool = False
     started_at: str = field(default_factory=now)
     repositories: list[RepoState] = field(default_factory=list)

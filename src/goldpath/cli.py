@@ -629,9 +629,7 @@ def campaign_start_command(
         list[str] | None,
         typer.Option("--canary-repo", metavar="NAME", help="A canary repository (repeatable)."),
     ] = None,
-    host: Annotated[
-        str, typer.Option("--host", help="Where pull requests go: github (gh) or gitlab (glab).")
-    ] = "github",
+    host: HostOption = "github",
     auto_merge: Annotated[
         bool, typer.Option("--auto-merge", help="Enable the host's auto-merge when no conflicts.")
     ] = False,
@@ -648,9 +646,6 @@ def campaign_start_command(
     from .campaign_sources import collect
     from .commands.campaign import start_campaign
 
-    if host not in ("github", "gitlab"):
-        raise typer.BadParameter("must be github or gitlab", param_hint="--host")
-
     def body() -> CampaignRun:
         sources = collect(roots=roots or (), list_file=list_file, catalog=catalog,
                           workdir=workdir, jobs=jobs)  # fmt: skip
@@ -661,7 +656,7 @@ def campaign_start_command(
             return start_campaign(
                 to=to, repositories=sources.repositories, failures=sources.failures,
                 state=state, canary=canary,
-                canary_names=canary_repo or (), host=host,  # type: ignore[arg-type]
+                canary_names=canary_repo or (), host=host,
                 auto_merge=auto_merge, dry_run=dry_run, jobs=jobs, trust=trust, lock=lock,
                 verify_checks=verify_check or (), proceed=proceed, advance=bar.advance,
             )  # fmt: skip

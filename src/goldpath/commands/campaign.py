@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import tools
-from ..campaign import GREEN, Campaign, Host, RepoState
+from ..campaign import GREEN, Campaign, RepoState
 from ..campaign_sources import SourceFailure
 from ..errors import DirtyTreeError, ReportedError, UserError
-from ..hosts import host_for
+from ..hosts import HostName, host_for
 from ..project import GeneratedRepo
 from ..release import is_release_tag
 from .verify import verify_project
@@ -81,7 +81,7 @@ def start_campaign(
     state: Path | None = None,
     canary: int = 0,
     canary_names: Iterable[str] = (),
-    host: Host = "github",
+    host: HostName = "github",
     auto_merge: bool = False,
     dry_run: bool = False,
     jobs: int = 2,
@@ -300,25 +300,29 @@ def _refresh(campaign: Campaign, repo: RepoState, options: _Options) -> None:
 
 def _fetch(repo: RepoState) -> str:
     """Fetch the update branch from origin; return its commit."""
-    opened = GeneratedRepo(path=Path(repo.path), answers={})
+    opened = _clone(repo)
     tracking = f"refs/remotes/origin/{repo.branch}"
     opened.git("fetch", "--quiet", "--no-tags", "origin", f"+refs/heads/{repo.branch}:{tracking}")
     return opened.git("rev-parse", "--verify", tracking).strip()
 
 
+def _clone(repo: RepoState) -> GeneratedRepo:
+    """The repository's local clone, for git commands (its answers are not needed)."""
+    return GeneratedRepo(path=Path(repo.path), answers={})
+
+
 def _has_markers(repo: RepoState, commit: str) -> bool:
-    opened = GeneratedRepo(path=Path(repo.path), answers={})
     git = tools.require("git")
     result = subprocess.run(
         [git, "grep", "--quiet", "--fixed-strings", _CONFLICT_MARKER, commit],
-        cwd=opened.path, capture_output=True, check=False,
+        cwd=repo.path, capture_output=True, check=False,
     )  # fmt: skip
     return result.returncode == 0
 
 
 def _verify(repo: RepoState, commit: str, options: _Options) -> None:
     """No CI status: run ``goldpath verify`` on the branch's commit in a scratch worktree."""
-    opened = GeneratedRepo(path=Path(repo.path), answers={})
+    opened = _clone(repo)
     with tempfile.TemporaryDirectory(prefix="goldpath-campaign-") as tmp:
         tree = Path(tmp) / "tree"
         opened.git("worktree", "add", "--quiet", "--detach", str(tree), commit)
