@@ -196,3 +196,19 @@ def test_answers_from_an_installed_copy_without_a_release_say_how_to_fix_them(
     (project / ".copier-answers.yml").write_text(yaml.safe_dump(answers))
     with pytest.raises(UserError, match=f"set _src_path to {CANONICAL_TEMPLATE} and _commit"):
         GeneratedRepo.open(project)
+
+
+def test_update_treats_the_presets_template_as_canonical_as_new_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fork named only in the organization's preset gets its updates from its own release."""
+    from goldpath.commands.update import _is_canonical
+
+    fork = "https://git.example.com/platform/goldpath.git"
+    assert not _is_canonical(fork)
+    preset = tmp_path / "preset.yml"
+    preset.write_text(yaml.safe_dump({"template": fork}))
+    monkeypatch.setenv("GOLDPATH_PRESET", str(preset))
+    assert _is_canonical(fork)
+    assert _is_canonical(CANONICAL_TEMPLATE)
+    assert not _is_canonical("https://git.example.com/other/template.git")

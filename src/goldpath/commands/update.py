@@ -15,6 +15,7 @@ from .. import tools
 from ..copier_api import copier_errors
 from ..errors import DirtyTreeError, UserError
 from ..migrations import crossed_migrations
+from ..presets import load_preset
 from ..project import GeneratedRepo, conflicted_files, parse_version
 from ..questions import check_known, coerce, read_questions
 from ..release import (
@@ -140,7 +141,11 @@ def update_project(
 
 
 def _is_canonical(template: str) -> bool:
-    return template in {canonical_template(), CANONICAL_TEMPLATE}
+    """Return whether a repository's template is the canonical source, as ``new`` decides it
+    ($GOLDPATH_TEMPLATE, the $GOLDPATH_PRESET preset's ``template``, or goldpath's own)."""
+    preset = load_preset(None)
+    canonical = canonical_template(preset_template=preset.template if preset else None)
+    return template in {canonical, CANONICAL_TEMPLATE}
 
 
 def _check_expected_release() -> None:
