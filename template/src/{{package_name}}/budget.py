@@ -14,6 +14,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .errors import APIError
+
 _DAY = 86_400
 
 
@@ -112,3 +114,60 @@ class TokenBudget:
         delta = used_tokens - reservation.tokens
         self._service_used = max(0, self._service_used + delta)
         self._key_used[reservation.key_id] = max(0, self._key_used[reservation.key_id] + delta)
+
+
+@dataclass
+class Admission:
+    """What the limits granted one request: its completion allowance and response headers.
+
+    ``headers`` are the ``x-ratelimit-*`` headers OpenAI's API sends, for the response.
+    """
+
+    key_id: str
+    max_completion_tokens: int
+    headers: dict[str, str]
+    reservation: Reservation
+
+
+class Budgets:
+    """The limits every API call goes through: admit before the call, settle or release after.
+
+    ``admit`` raises an ``APIError`` (429 with ``Retry-After``) when a limit leaves no
+    room. Embeddings are admitted with ``max_completion_tokens=0``.
+    """
+
+    def __init__(self, budget: TokenBudget) -> None:
+        self._budget = budget
+
+    def remaining(self, key_id: str) -> tuple[int, int]:
+        """Return the tokens left today for the service and for the key."""
+        return self._budget.remaining(key_id)
+
+    async def admit(
+        self, key_id: str, *, prompt_tokens: int, max_completion_tokens: int
+    ) -> Admission:
+        """Reserve tokens for a request, or refuse it with a 429."""
+        try:
+            reservation = self._budget.reserve(
+                key_id, prompt_tokens=prompt_tokens, max_completion_tokens=max_completion_tokens
+            )
+        except BudgetExceededError as error:
+            raise APIError(
+                429,
+                f"{error}; it resets at midnight UTC",
+                type="rate_limit_error",
+                code="token_budget_exceeded",
+                headers={"Retry-After": str(error.retry_after)},
+            ) from error
+        return Admission(key_id, reservation.max_completion_tokens, {}, reservation)
+
+    async def settle(self, admission: Admission, used_tokens: int) -> None:
+        """Replace the reservation by the tokens the call really used."""
+        self._budget.settle(admission.reservation, used_tokens)
+
+    async def release(self, admission: Admission) -> None:
+        """Give a failed call's reservation back."""
+        self._budget.release(admission.reservation)
+
+    async def aclose(self) -> None:
+        """Release connections to the limit store."""

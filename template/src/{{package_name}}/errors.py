@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .providers.base import ProviderError
 from .schemas import ErrorBody, ErrorDetail
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class APIError(Exception):
         *,
         type: str,
         code: str | None = None,
+        param: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -31,11 +33,36 @@ class APIError(Exception):
         self.message = message
         self.type = type
         self.code = code
+        self.param = param
         self.headers = headers or {}
 
     def body(self) -> ErrorBody:
         """Return the JSON body of the error."""
-        return ErrorBody(error=ErrorDetail(message=self.message, type=self.type, code=self.code))
+        detail = ErrorDetail(message=self.message, type=self.type, code=self.code, param=self.param)
+        return ErrorBody(error=detail)
+
+
+def from_provider_error(error: ProviderError) -> APIError:
+    """Return the API error a failed provider call becomes.
+
+    An upstream 4xx keeps its status and the provider's message (the client sent
+    something the model refuses, and retrying will not help); 429 keeps the upstream's
+    ``Retry-After``; anything else is a 502, or 504 for a timeout.
+    """
+    status = error.status
+    if status not in (400, 401, 403, 404, 409, 413, 422, 429, 504):
+        status = 502 if status >= 500 or status < 400 else 400
+    headers = {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return APIError(
+        status,
+        error.message,
+        type=error.type,
+        code=error.code,
+        param=error.param,
+        headers=headers,
+    )
 
 
 def error_response(error: APIError) -> JSONResponse:

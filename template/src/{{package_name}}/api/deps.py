@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..auth import ApiKeys
-from ..budget import TokenBudget
+from ..budget import Budgets
 from ..config import Settings
 from ..lifecycle import Lifecycle
 from ..metrics import Metrics
@@ -21,7 +21,7 @@ class Services:
 
     settings: Settings
     provider: Provider
-    budget: TokenBudget
+    budget: Budgets
     metrics: Metrics
     lifecycle: Lifecycle
     api_keys: ApiKeys

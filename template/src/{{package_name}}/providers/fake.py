@@ -15,7 +15,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
-from .base import Chunk, Completion, CompletionRequest, ProviderError, TokenUsage
+from .base import (
+    Chunk,
+    Completion,
+    CompletionRequest,
+    EmbeddingRequest,
+    Embeddings,
+    ProviderError,
+    TokenUsage,
+    UnsupportedError,
+)
 
 _PREFIX = "This is a deterministic reply from the fake provider to:"
 
@@ -57,8 +66,8 @@ class FakeProvider:
         self._calls = itertools.count(1)
 
     def _reply(self, request: CompletionRequest) -> tuple[_Reply, int]:
-        last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
-        prompt_tokens = sum(len(m.content.split()) for m in request.messages)
+        last_user = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
+        prompt_tokens = sum(len(m.text.split()) for m in request.messages)
         return _reply(last_user, self._reply_tokens, request.max_tokens), prompt_tokens
 
     def _fault_for_this_call(self) -> Faults | None:
@@ -89,6 +98,10 @@ class FakeProvider:
             yield Chunk(text=word if index == 0 else f" {word}")
         usage = TokenUsage(prompt_tokens=prompt_tokens, completion_tokens=len(words))
         yield Chunk(finish_reason=reply.finish_reason, usage=usage)
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        """Not yet: embeddings come with the API surface work."""
+        raise UnsupportedError("the fake provider has no embeddings", param="model", status=404)
 
     async def aclose(self) -> None:
         """Nothing to release."""

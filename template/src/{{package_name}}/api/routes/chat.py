@@ -15,8 +15,8 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from ...budget import BudgetExceededError, Reservation
-from ...errors import APIError
+from ...budget import Admission
+from ...errors import APIError, from_provider_error
 from ...ids import new_id
 from ...providers import (
     Chunk,
@@ -102,42 +102,30 @@ async def create_chat_completion(http_request: Request) -> Response:
     """Create a chat completion, streamed as server-sent events when ``stream`` is true."""
     body = await _parse_body(http_request)
     services, key_id = services_of(http_request), key_id_of(http_request)
-    messages = [Message(role=m.role, content=m.text) for m in body.messages]
-    prompt_estimate = sum(estimate_tokens(m.content) + 4 for m in messages)
-    reservation = _reserve(services, key_id, body, prompt_estimate)
+    messages = [
+        Message(role="system" if m.role == "developer" else m.role, content=m.text)
+        for m in body.messages
+    ]
+    prompt_estimate = sum(estimate_tokens(m.text) + 4 for m in messages)
+    requested = (
+        body.max_completion_tokens or body.max_tokens or services.settings.default_max_tokens
+    )
+    admission = await services.budget.admit(
+        key_id, prompt_tokens=prompt_estimate, max_completion_tokens=requested
+    )
     request = CompletionRequest(
         model=body.model or services.settings.default_model,
         messages=messages,
-        max_tokens=reservation.max_completion_tokens,
+        max_tokens=admission.max_completion_tokens,
         temperature=body.temperature,
         top_p=body.top_p,
         stop=body.stop_sequences,
     )
-    call = _Call(services, request, reservation, prompt_estimate)
+    call = _Call(services, request, admission, prompt_estimate)
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         return await call.stream(include_usage=include_usage)
     return await call.complete()
-
-
-def _reserve(
-    services: Services, key_id: str, body: ChatCompletionRequest, prompt_tokens: int
-) -> Reservation:
-    requested = (
-        body.max_completion_tokens or body.max_tokens or services.settings.default_max_tokens
-    )
-    try:
-        return services.budget.reserve(
-            key_id, prompt_tokens=prompt_tokens, max_completion_tokens=requested
-        )
-    except BudgetExceededError as error:
-        raise APIError(
-            429,
-            f"{error}; it resets at midnight UTC",
-            type="rate_limit_error",
-            code="token_budget_exceeded",
-            headers={"Retry-After": str(error.retry_after)},
-        ) from error
 
 
 class _Call:
@@ -147,25 +135,25 @@ class _Call:
         self,
         services: Services,
         request: CompletionRequest,
-        reservation: Reservation,
+        admission: Admission,
         prompt_estimate: int,
     ) -> None:
         self.services = services
         self.request = request
-        self.reservation = reservation
+        self.admission = admission
         self.prompt_estimate = prompt_estimate
         self.timeout = services.settings.provider_timeout_seconds
         self.id = f"chatcmpl-{new_id()}"
         self.created = int(time.time())
         self._content_frame: tuple[str, str] | None = None
 
-    def _failed(self, error: Exception) -> APIError:
+    async def _failed(self, error: Exception) -> APIError:
         """Release the reservation, count the failure, map it to 504 or 502.
 
         Anything an adapter raises is a failed call: a transport error or a parser error
         that escaped it must not become a 500, an aborted stream or a leaked reservation.
         """
-        self.services.budget.release(self.reservation)
+        await self.services.budget.release(self.admission)
         timeout = isinstance(error, (TimeoutError, ProviderTimeoutError))
         if timeout:
             kind = "timeout"
@@ -180,13 +168,15 @@ class _Call:
             extra={"fields": {"kind": kind, "error": f"{type(error).__name__}: {error}"}},
             exc_info=error if kind == "unexpected" else None,
         )
-        if timeout:
-            return APIError(504, "the model provider timed out", type="api_error", code="timeout")
+        if timeout and not isinstance(error, ProviderTimeoutError):
+            error = ProviderTimeoutError()
+        if isinstance(error, ProviderError):
+            return from_provider_error(error)
         return APIError(502, "the model provider failed", type="api_error", code="provider_error")
 
-    def _charged(self, usage: TokenUsage, span: CompletionSpan, finish_reason: str) -> None:
+    async def _charged(self, usage: TokenUsage, span: CompletionSpan, finish_reason: str) -> None:
         """Settle the budget with the real usage and record it."""
-        self.services.budget.settle(self.reservation, usage.total_tokens)
+        await self.services.budget.settle(self.admission, usage.total_tokens)
         self.services.metrics.tokens.add(
             self.request.model, prompt=usage.prompt_tokens, completion=usage.completion_tokens
         )
@@ -206,8 +196,8 @@ class _Call:
                 async with asyncio.timeout(self.timeout):
                     completion = await self.services.provider.complete(self.request)
             except Exception as error:
-                raise self._failed(error) from error
-            self._charged(completion.usage, span, completion.finish_reason)
+                raise await self._failed(error) from error
+            await self._charged(completion.usage, span, completion.finish_reason)
         body = {
             "id": self.id,
             "object": "chat.completion",
@@ -222,7 +212,9 @@ class _Call:
             ],
             "usage": _usage(completion.usage),
         }
-        return Response(to_json(body), media_type="application/json")
+        return Response(
+            to_json(body), media_type="application/json", headers=self.admission.headers
+        )
 
     async def stream(self, *, include_usage: bool) -> StreamingResponse:
         """Start the stream; a failure before the first chunk is still a plain HTTP error."""
@@ -232,9 +224,12 @@ class _Call:
                 first = await anext(chunks, _END_OF_STREAM)
         except Exception as error:
             await _close(chunks)
-            raise self._failed(error) from error
-        events = self._events(first, chunks, include_usage=include_usage)
-        return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
+            raise await self._failed(error) from error
+        events = self.services.lifecycle.guard_stream(
+            self._events(first, chunks, include_usage=include_usage), _cut_event
+        )
+        headers = {**SSE_HEADERS, **self.admission.headers}
+        return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
     def _event(self, choices: list[dict[str, Any]], usage: TokenUsage | None = None) -> str:
         """Return one server-sent event: a ``ChatCompletionChunk`` without its null fields."""
@@ -293,20 +288,29 @@ class _Call:
                     completion_tokens=(streamed_chars + 3) // 4,
                 )
                 yield self._event([{"index": 0, "delta": {}, "finish_reason": finish_reason}])
-                self._charged(usage, span, finish_reason)
+                await self._charged(usage, span, finish_reason)
                 settled = True
                 if include_usage:
                     yield self._event([], usage=usage)
                 yield "data: [DONE]\n\n"
             except Exception as error:
                 settled = True
-                yield f"data: {self._failed(error).body().model_dump_json()}\n\n"
+                failure = await self._failed(error)
+                yield f"data: {failure.body().model_dump_json()}\n\n"
             finally:
                 await _close(chunks)
                 if not settled:
                     # The client went away: charge what the provider produced until then.
                     partial = TokenUsage(self.prompt_estimate, (streamed_chars + 3) // 4)
-                    self.services.budget.settle(self.reservation, partial.total_tokens)
+                    await self.services.budget.settle(self.admission, partial.total_tokens)
+
+
+def _cut_event() -> str:
+    """Return the terminal event of a stream cut at the shutdown deadline."""
+    error = APIError(
+        503, "the service is shutting down; retry the request", type="api_error", code="shutdown"
+    )
+    return f"data: {error.body().model_dump_json()}\n\n"
 
 
 def _usage(usage: TokenUsage) -> dict[str, int]:
