@@ -49,3 +49,17 @@ def key_id_of(request: Request) -> str:
     """
     key_id: str = request.state.key_id
     return key_id
+
+
+async def get_key_id(request: Request) -> str:
+    """Return the id of the caller's API key (the authenticated caller)."""
+    return key_id_of(request)
+
+
+async def get_settings(request: Request) -> Settings:
+    """Return the app's settings."""
+    return services_of(request).settings
+
+
+KeyDep = Annotated[str, Depends(get_key_id)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
