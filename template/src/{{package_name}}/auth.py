@@ -1,23 +1,10 @@
-"""Bearer API keys, required on every path under ``/v1/``.
-
-The service's ASGI middleware checks the key before routing, so a route a team adds
-under the prefix is protected without anything to remember, and a refused request
-costs no routing, body parsing or dependency solving (a FastAPI dependency costs
-about as much as the rest of a short request). OpenAPI documents the scheme on every
-operation under the prefix.
-"""
+"""The bearer keys the service accepts, compared by digest (``api/security.py`` uses them)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from collections.abc import Iterable
-from typing import Any
-
-from fastapi import FastAPI
-
-API_PREFIX = "/v1/"
-SECURITY_SCHEME = "HTTPBearer"
 
 
 def digest(key: str) -> bytes:
@@ -75,30 +62,3 @@ def _bearer_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
             key = key.strip()
             return key if scheme.lower() == "bearer" and key else None
     return None
-
-
-def document_bearer_auth(app: FastAPI) -> None:
-    """Declare the bearer scheme in the app's OpenAPI, on each operation under the prefix.
-
-    The way FastAPI's guide "Extending OpenAPI" shows: wrap ``app.openapi``, which
-    builds the document once and keeps it.
-    """
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = build()
-        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
-        schemes[SECURITY_SCHEME] = {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "One of the keys in API_KEYS.",
-        }
-        for path, operations in schema.get("paths", {}).items():
-            if path.startswith(API_PREFIX):
-                for operation in operations.values():
-                    operation["security"] = [{SECURITY_SCHEME: []}]
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

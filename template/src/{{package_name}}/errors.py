@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -79,19 +81,65 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
-    location = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-    message = (
-        f"{location}: {first.get('msg', 'invalid request')}" if location else "invalid request"
-    )
-    return error_response(APIError(400, message, type="invalid_request_error", code="invalid_body"))
+    # A value that fits no member of a union fails once per member: the error that
+    # reaches deepest into the body says most (an image part's URL, not "not a string").
+    located = [
+        (error_param(e.get("loc", ()), exc.body, missing=e.get("type") == "missing"), e)
+        for e in exc.errors()
+    ]
+    param, first = max(located, key=lambda pair: len(pair[0] or ""), default=(None, None))
+    message = first["msg"] if first else "invalid request"
+    if param:
+        message = f"Invalid value for {param!r}: {message}"
+    error = APIError(400, message, type="invalid_request_error", code="invalid_value", param=param)
+    return error_response(error)
+
+
+def error_param(loc: Sequence[Any], body: Any, *, missing: bool = False) -> str | None:
+    """Return the request field an error is about, as OpenAI names it (``messages.0.content``).
+
+    pydantic's locations also hold the members of unions (``str``, ``list[...]``, the
+    tag of a discriminated union); only the keys and indexes found in the body stay.
+    """
+    parts: list[str] = []
+    node = body
+    path = list(loc[1:]) if loc and loc[0] == "body" else list(loc)
+    for position, part in enumerate(path):
+        found = (isinstance(node, dict) and isinstance(part, str) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if found:
+            node = node[part]
+        elif missing and position == len(path) - 1 and isinstance(part, str):
+            pass  # a required field the body lacks
+        else:
+            continue
+        parts.append(str(part))
+    return ".".join(parts) or None
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 413:
+        return error_response(too_large())
     kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
     error = APIError(exc.status_code, str(exc.detail), type=kind, headers=dict(exc.headers or {}))
     return error_response(error)
+
+
+def too_large() -> APIError:
+    """Return the 413 of a body beyond ``MAX_REQUEST_BYTES``."""
+    return APIError(
+        413,
+        "The request body is too large for this service (MAX_REQUEST_BYTES).",
+        type="invalid_request_error",
+        code="request_too_large",
+    )
+
+
+async def _provider_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProviderError)
+    return error_response(from_provider_error(exc))
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
@@ -104,4 +152,5 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ProviderError, _provider_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -10,9 +10,11 @@ from fastapi import Depends, Request
 from ..auth import ApiKeys
 from ..budget import Budgets
 from ..config import Settings
+from ..errors import APIError
 from ..lifecycle import Lifecycle
 from ..metrics import Metrics
 from ..providers import Provider
+from .security import authenticated_key, unauthorized
 
 
 @dataclass
@@ -42,18 +44,11 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def key_id_of(request: Request) -> str:
-    """Return the id of the caller's API key (``anonymous`` with auth off).
-
-    For routes under ``/v1/``: the middleware checked the key before routing (see
-    ``auth.py``) and left its id in the request's state.
-    """
-    key_id: str = request.state.key_id
+    """Return the id of the caller's key, as the middleware found it (401 without one)."""
+    key_id: str | None = request.scope.get("state", {}).get("key_id")
+    if key_id is None:
+        raise unauthorized()
     return key_id
-
-
-async def get_key_id(request: Request) -> str:
-    """Return the id of the caller's API key (the authenticated caller)."""
-    return key_id_of(request)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -61,5 +56,25 @@ async def get_settings(request: Request) -> Settings:
     return services_of(request).settings
 
 
-KeyDep = Annotated[str, Depends(get_key_id)]
+KeyDep = Annotated[str, Depends(authenticated_key)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def served_model(requested: str | None, settings: Settings) -> str:
+    """Return the model to call: the requested one if served, else per ``UNKNOWN_MODEL``.
+
+    Only served models reach the provider and the metrics' labels, so callers cannot
+    pick any (expensive) model, nor grow the metrics without bound.
+    """
+    if requested is None or requested in settings.models:
+        return requested or settings.default_model
+    if settings.unknown_model == "default":
+        return settings.default_model
+    raise APIError(
+        400,
+        f"The model {requested!r} does not exist or is not served here; "
+        f"served: {', '.join(settings.models)}",
+        type="invalid_request_error",
+        code="model_not_found",
+        param="model",
+    )

@@ -8,18 +8,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..deps import ServicesDep
 
-
-def add_routes(router: APIRouter) -> None:
-    """Add the probes and the metrics endpoint to the app's router."""
-    for path, endpoint in (("/healthz", healthz), ("/readyz", readyz), ("/metrics", metrics)):
-        router.add_api_route(path, endpoint, methods=["GET"], tags=["operations"])
+# The public router: no key needed (see api/security.py).
+router = APIRouter(tags=["operations"])
 
 
+@router.get("/healthz")
 async def healthz() -> dict[str, str]:
     """Liveness: the process serves requests."""
     return {"status": "ok"}
 
 
+@router.get("/readyz")
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Readiness: 503 while draining, so load balancers stop sending traffic."""
     if services.lifecycle.draining:
@@ -27,6 +26,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
+@router.get("/metrics")
 async def metrics(services: ServicesDep) -> Response:
     """Prometheus metrics in the text exposition format."""
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from ...schemas import Model, ModelList
-from ..deps import services_of
+from ..deps import ServicesDep
+
+router = APIRouter(prefix="/v1", tags=["models"])
 
 
-def add_routes(router: APIRouter) -> None:
-    """Add ``GET /v1/models`` to the app's router."""
-    router.add_api_route("/v1/models", list_models, methods=["GET"], tags=["models"])
-
-
-async def list_models(request: Request) -> ModelList:
-    """List the default model of the configured provider."""
-    services = services_of(request)
-    model = Model(id=services.settings.default_model, owned_by=services.provider.name)
-    return ModelList(data=[model])
+@router.get("/models", response_model=ModelList)
+async def list_models(services: ServicesDep) -> ModelList:
+    """List the models the service serves (``DEFAULT_MODEL`` and ``SERVED_MODELS``)."""
+    owner = services.provider.name
+    return ModelList(data=[Model(id=model, owned_by=owner) for model in services.settings.models])
