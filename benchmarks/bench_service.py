@@ -365,6 +365,7 @@ def main() -> None:
                 "FAKE_REPLY_TOKENS": str(STREAM_CHUNKS),
                 "DAILY_TOKEN_BUDGET": str(10**12),
                 "DAILY_TOKEN_BUDGET_PER_KEY": str(10**12),
+                "SERVED_MODELS": "fake-model",
             },
             work,
         )

@@ -8,6 +8,7 @@ bridge builds the same neutral values from its own input items.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .providers.base import (
     Chunk,
@@ -210,17 +211,25 @@ def to_chat_completion(
     )
 
 
-def to_delta(chunk: Chunk) -> api.Delta:
-    """Return OpenAI's delta of a neutral chunk: content and tool-call pieces."""
-    tool_calls = None
+def to_delta(chunk: Chunk) -> dict[str, Any]:
+    """Return OpenAI's ``delta`` of a neutral chunk (``schemas.Delta`` without nulls).
+
+    A dictionary, not the model: one per streamed token (see ``api/routes/chat.py``).
+    As OpenAI streams a tool call, its first piece has the ``id``, ``type`` and
+    ``name``, later pieces more ``arguments``.
+    """
+    delta: dict[str, Any] = {}
+    if chunk.text:
+        delta["content"] = chunk.text
     if chunk.tool_calls:
-        tool_calls = [
-            api.ToolCallDelta(
-                index=piece.index,
-                id=piece.id,
-                type="function" if piece.id is not None else None,
-                function=api.FunctionCallDelta(name=piece.name, arguments=piece.arguments),
-            )
-            for piece in chunk.tool_calls
-        ]
-    return api.Delta(content=chunk.text or None, tool_calls=tool_calls)
+        pieces = []
+        for piece in chunk.tool_calls:
+            function: dict[str, str] = {"arguments": piece.arguments}
+            call: dict[str, Any] = {"index": piece.index, "function": function}
+            if piece.id is not None:
+                call["id"], call["type"] = piece.id, "function"
+            if piece.name is not None:
+                function["name"] = piece.name
+            pieces.append(call)
+        delta["tool_calls"] = pieces
+    return delta
