@@ -13,8 +13,9 @@ falls on both alike; the medians of the per-request process time and their ratio
 printed. With ``--upstream`` both apps use the openai adapter (the project must be
 rendered with it) in front of a mock OpenAI upstream in a child process (raw asyncio,
 keep-alive, a fixed completion or a 256-chunk stream): the path production runs; the
-process time counted is the app's and the SDK's, not the upstream's. The HTTP benchmark (bench_service.py) says what users see; this one says
-which change paid, to within a few percent (an A/A run differs by about 1 %).
+process time counted is the app's and the SDK's, not the upstream's. The HTTP
+benchmark (bench_service.py) says what users see; this one says which change paid, to
+within a few percent (an A/A run differs by about 1 %).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def _start_upstream() -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-c", _UPSTREAM, str(port)])  # noqa: S603
+    process = subprocess.Popen([sys.executable, "-c", _UPSTREAM, str(port)])
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
