@@ -1,4 +1,4 @@
-"""Request id, API-key check, access log and HTTP metrics as one pure ASGI middleware."""
+"""Request id, API-key check, body limit, access log and HTTP metrics: one pure ASGI middleware."""
 
 from __future__ import annotations
 
@@ -30,10 +30,12 @@ access_logger = logging.getLogger("access")
 
 
 class RequestContextMiddleware:
-    """Give each request an id, check its key, count it, time it and log it when it ends.
+    """Give each request an id, check its key and body size, count, time and log it.
 
-    One middleware and no per-request task: each layer and each FastAPI dependency on
-    the path of every request costs tens of microseconds.
+    The key is checked for every path that is not public (``api/security.py``) and the
+    body bounded by ``MAX_REQUEST_BYTES``, both before the body is read. One middleware
+    and no per-request task: each layer on the path of every request costs tens of
+    microseconds.
     """
 
     def __init__(
