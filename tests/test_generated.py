@@ -107,6 +107,7 @@ class Service:
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "SHUTDOWN_TIMEOUT_SECONDS": "5",
+            "SERVED_MODELS": "fake-model",
         }
         self.process = subprocess.Popen(
             [str(project / ".venv" / "bin" / "python"), "-m", package],
@@ -171,7 +172,7 @@ def test_openai_client_gets_completions_and_streams(service: Service) -> None:
     assert usage is not None
     assert usage.total_tokens == reply.usage.total_tokens
 
-    assert [m.id for m in client.models.list()] == ["gpt-4o-mini"]
+    assert [m.id for m in client.models.list()] == ["gpt-4o-mini", "fake-model"]
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(
             base_url=f"{service.base_url}/v1", api_key="wrong", max_retries=0
