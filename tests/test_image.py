@@ -311,7 +311,7 @@ def _check_service(container: str, config: dict[str, Any], scratch: Path) -> Non
     env = dict(item.partition("=")[::2] for item in config["Env"])
     bound = float(env["SHUTDOWN_TIMEOUT_SECONDS"])
     service = RunningImage(container, config, scratch / "service.log",
-                           FAKE_CHUNK_DELAY_SECONDS="0.05")  # fmt: skip
+                           FAKE_CHUNK_DELAY_SECONDS="0.05", SERVED_MODELS="fake-model")  # fmt: skip
     try:
         client = openai.OpenAI(base_url=f"{service.base_url}/v1", api_key=API_KEY, max_retries=0)
         reply = client.chat.completions.create(
