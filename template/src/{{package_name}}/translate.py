@@ -32,6 +32,17 @@ from .schemas.common import Usage
 # A prompt estimate for one image: OpenAI counts 85 tokens per image plus 170 per
 # 512-pixel tile at high detail, 1105 for a 2048x768 picture.
 IMAGE_TOKENS = 1105
+# OpenAI's request fields the neutral request has no place for: a 400 when set.
+_NOT_SERVED = (
+    "top_logprobs",
+    "logit_bias",
+    "audio",
+    "prediction",
+    "web_search_options",
+    "reasoning_effort",
+    "functions",
+    "function_call",
+)
 # Tokens a message costs beyond its content (role and separators), as OpenAI counts them.
 MESSAGE_OVERHEAD_TOKENS = 4
 
@@ -128,8 +139,16 @@ def to_completion_request(
         raise UnsupportedError("n > 1 is not supported: ask for one choice", param="n")
     if body.logprobs:
         raise UnsupportedError("logprobs are not supported", param="logprobs")
-    if body.top_logprobs:
-        raise UnsupportedError("top_logprobs are not supported", param="top_logprobs")
+    for name in _NOT_SERVED:
+        value = getattr(body, name)
+        # No log probabilities, an empty bias or function list ask for nothing; any
+        # other value asks for something (``web_search_options: {}`` turns search on).
+        if value is None or (name in ("top_logprobs", "logit_bias", "functions") and not value):
+            continue
+        hint = "; use tools and tool_choice" if name.startswith("function") else ""
+        raise UnsupportedError(f"{name} is not supported by this service{hint}", param=name)
+    if body.modalities is not None and set(body.modalities) != {"text"}:
+        raise UnsupportedError("only text output is supported", param="modalities")
     tools = [to_tool(tool) for tool in body.tools or ()]
     tool_choice = to_tool_choice(body.tool_choice)
     if tool_choice is not None and tool_choice.mode in ("required", "named") and not tools:

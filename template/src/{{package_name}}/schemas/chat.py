@@ -193,10 +193,19 @@ class ChatCompletionRequest(RequestModel):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     user: str | None = Field(default=None, max_length=256)
-    # Accepted so that a request asking for them gets a 400 naming them (translate.py).
+    # Accepted so that a request asking for them gets a 400 naming them (translate.py):
+    # OpenAI's fields the service does not serve are refused, never dropped.
     n: int | None = Field(default=None, ge=1)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    logit_bias: dict[str, Any] | None = None
+    modalities: list[str] | None = None
+    audio: Any = None
+    prediction: Any = None
+    web_search_options: Any = None
+    reasoning_effort: str | None = None
+    functions: list[Any] | None = None
+    function_call: Any = None
 
 
 # --- response -----------------------------------------------------------------------
