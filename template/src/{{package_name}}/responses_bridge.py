@@ -453,6 +453,10 @@ class ResponseEvents:
         events.append(self._lifecycle(kind, response))
         return events
 
+    def error(self, code: str, message: str) -> dict[str, Any]:
+        """Return an ``error`` event (the stream ends without its ``response``)."""
+        return self._event("error", code=code, message=message, param=None)
+
     def fail(self, error: APIError) -> list[dict[str, Any]]:
         """Return ``response.failed``, the last event of a stream the provider broke.
 

@@ -8,6 +8,7 @@ provider within the budgets, as the chat route does.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -64,8 +65,9 @@ async def create_response(
     admission = await services.budget.admit(
         key_id, prompt_tokens=estimate, max_completion_tokens=requested
     )
-    draft.max_tokens = admission.max_completion_tokens
-    call = _Call(services, draft, admission, estimate, ResponseBuilder(body, model=model))
+    # The completion is capped to what the budgets have left.
+    request = dataclasses.replace(draft, max_tokens=admission.max_completion_tokens)
+    call = _Call(services, request, admission, estimate, ResponseBuilder(body, model=model))
     if body.stream:
         return await call.stream()
     return await call.complete()
@@ -139,12 +141,19 @@ class _Call:
         except Exception as error:
             await _close(chunks)
             raise await self._failed(error) from error
-        events = self.services.lifecycle.guard_stream(self._events(first, chunks), _cut_event)
-        return EventSourceResponse(events, headers={**_SSE_HEADERS, **self.admission.headers})
-
-    async def _events(self, first: Chunk, chunks: AsyncIterator[Chunk]) -> AsyncIterator[bytes]:
-        """Yield the response's events; a failure mid-stream ends it with ``response.failed``."""
         events = ResponseEvents(self.builder)
+
+        def cut() -> bytes:
+            # The terminal event of a stream still open at the shutdown deadline.
+            return _encode(events.error("shutdown", "the service is shutting down; retry"))
+
+        stream = self.services.lifecycle.guard_stream(self._events(events, first, chunks), cut)
+        return EventSourceResponse(stream, headers={**_SSE_HEADERS, **self.admission.headers})
+
+    async def _events(
+        self, events: ResponseEvents, first: Chunk, chunks: AsyncIterator[Chunk]
+    ) -> AsyncIterator[bytes]:
+        """Yield the response's events; a failure mid-stream ends it with ``response.failed``."""
         settled = False
         try:
             for event in events.start():
@@ -182,18 +191,6 @@ class _Call:
 def _encode(event: dict[str, Any]) -> bytes:
     """Return one server-sent event as OpenAI sends them: ``event:`` then ``data:``."""
     return format_sse_event(data_str=to_json(event).decode(), event=event["type"])
-
-
-def _cut_event() -> bytes:
-    """Return the terminal event of a stream cut at the shutdown deadline."""
-    event = {
-        "type": "error",
-        "code": "shutdown",
-        "message": "the service is shutting down; retry the request",
-        "param": None,
-        "sequence_number": 0,
-    }
-    return _encode(event)
 
 
 async def _close(chunks: AsyncIterator[Chunk]) -> None:
