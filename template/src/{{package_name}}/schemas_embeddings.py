@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# OpenAI's limits: at most 2048 inputs a request, 8192 tokens an input.
+# OpenAI's limits: at most 2048 inputs a request, 8192 tokens an input, 300,000 in all.
 MAX_INPUTS = 2048
 MAX_INPUT_TOKENS = 8192
+MAX_REQUEST_TOKENS = 300_000
 
 
 class EmbeddingCreateRequest(BaseModel):

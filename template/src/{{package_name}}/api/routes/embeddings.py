@@ -16,6 +16,7 @@ from ...schemas import ErrorBody
 from ...schemas_embeddings import (
     MAX_INPUT_TOKENS,
     MAX_INPUTS,
+    MAX_REQUEST_TOKENS,
     Embedding,
     EmbeddingCreateRequest,
     EmbeddingList,
@@ -36,14 +37,15 @@ def _invalid(message: str, param: str) -> APIError:
     return APIError(400, message, type="invalid_request_error", code="invalid_value", param=param)
 
 
-def texts_of(body: EmbeddingCreateRequest) -> list[str]:
-    """Return the texts to embed, or refuse the input with a 400 naming it."""
+def texts_of(body: EmbeddingCreateRequest) -> tuple[list[str], int]:
+    """Return the texts to embed and their token estimate, or refuse the input (400)."""
     inputs = [body.input] if isinstance(body.input, str) else body.input
     if not inputs:
         raise _invalid("input must not be empty", "input")
     if len(inputs) > MAX_INPUTS:
         raise _invalid(f"input has more than {MAX_INPUTS} items", "input")
     texts: list[str] = []
+    tokens = 0
     for index, text in enumerate(inputs):
         param = "input" if isinstance(body.input, str) else f"input[{index}]"
         if not isinstance(text, str):
@@ -51,10 +53,14 @@ def texts_of(body: EmbeddingCreateRequest) -> list[str]:
             raise _invalid("token arrays are not supported; send the input as text", "input")
         if not text:
             raise _invalid("input must not be an empty string", param)
-        if estimate_tokens(text) > MAX_INPUT_TOKENS:
+        text_tokens = estimate_tokens(text)
+        if text_tokens > MAX_INPUT_TOKENS:
             raise _invalid(f"input is longer than {MAX_INPUT_TOKENS} tokens", param)
+        tokens += text_tokens
         texts.append(text)
-    return texts
+    if tokens > MAX_REQUEST_TOKENS:
+        raise _invalid(f"the inputs are longer than {MAX_REQUEST_TOKENS} tokens in all", "input")
+    return texts, tokens
 
 
 def encode_base64(vector: list[float]) -> str:
@@ -71,9 +77,9 @@ async def create_embeddings(
     body: EmbeddingCreateRequest, services: ServicesDep, key_id: KeyDep, response: Response
 ) -> EmbeddingList:
     """Create embeddings of one text or a list of texts."""
-    texts = texts_of(body)
+    texts, prompt_estimate = texts_of(body)
     admission = await services.budget.admit(
-        key_id, prompt_tokens=sum(map(estimate_tokens, texts)), max_completion_tokens=0
+        key_id, prompt_tokens=prompt_estimate, max_completion_tokens=0
     )
     request = EmbeddingRequest(
         model=body.model, inputs=texts, dimensions=body.dimensions, user=body.user

@@ -31,6 +31,7 @@ from ...responses_bridge import (
 )
 from ...schemas import ErrorBody
 from ...schemas_responses import ResponseCreateRequest, ResponseObject
+from ...telemetry import CompletionSpan, completion_span
 from ..deps import KeyDep, Services, ServicesDep
 
 logger = logging.getLogger(__name__)
@@ -113,20 +114,23 @@ class _Call:
             return from_provider_error(error)
         return APIError(502, "the model provider failed", type="api_error", code="provider_error")
 
-    async def _charged(self, usage: TokenUsage) -> None:
+    async def _charged(self, usage: TokenUsage, span: CompletionSpan, finish_reason: str) -> None:
+        """Settle the budget with the real usage and record it."""
         await self.services.budget.settle(self.admission, usage.total_tokens)
         self.services.metrics.tokens.add(
             self.request.model, prompt=usage.prompt_tokens, completion=usage.completion_tokens
         )
+        span.record(usage, finish_reason)
 
     async def complete(self) -> Response:
         """Call the provider once and return the whole response."""
-        try:
-            async with asyncio.timeout(self.timeout):
-                completion = await self.services.provider.complete(self.request)
-        except Exception as error:
-            raise await self._failed(error) from error
-        await self._charged(completion.usage)
+        with completion_span(self.services.provider.name, self.request) as span:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    completion = await self.services.provider.complete(self.request)
+            except Exception as error:
+                raise await self._failed(error) from error
+            await self._charged(completion.usage, span, completion.finish_reason)
         response = self.builder.completed(completion)
         return JSONResponse(
             response.model_dump(mode="json", by_alias=True), headers=self.admission.headers
@@ -155,37 +159,39 @@ class _Call:
     ) -> AsyncIterator[bytes]:
         """Yield the response's events; a failure mid-stream ends it with ``response.failed``."""
         settled = False
-        try:
-            for event in events.start():
-                yield _encode(event)
-            chunk = first
-            while True:
-                batch = events.text(chunk.text) if chunk.text else []
-                for delta in chunk.tool_calls or ():
-                    batch += events.tool_call(delta)
-                for event in batch:
+        with completion_span(self.services.provider.name, self.request) as span:
+            try:
+                for event in events.start():
                     yield _encode(event)
-                if chunk.finish_reason is not None:
-                    break
-                async with asyncio.timeout(self.timeout):
-                    chunk = await anext(chunks, _END_OF_STREAM)
-            usage = chunk.usage or TokenUsage(
-                self.prompt_estimate, (events.streamed_chars + 3) // 4
-            )
-            await self._charged(usage)
-            settled = True
-            for event in events.finish(chunk.finish_reason or "stop", usage):
-                yield _encode(event)
-        except Exception as error:
-            settled = True
-            for event in events.fail(await self._failed(error)):
-                yield _encode(event)
-        finally:
-            await _close(chunks)
-            if not settled:
-                # The client went away: charge what the provider produced until then.
-                partial = TokenUsage(self.prompt_estimate, (events.streamed_chars + 3) // 4)
-                await self.services.budget.settle(self.admission, partial.total_tokens)
+                chunk = first
+                while True:
+                    batch = events.text(chunk.text) if chunk.text else []
+                    for delta in chunk.tool_calls or ():
+                        batch += events.tool_call(delta)
+                    for event in batch:
+                        yield _encode(event)
+                    if chunk.finish_reason is not None:
+                        break
+                    async with asyncio.timeout(self.timeout):
+                        chunk = await anext(chunks, _END_OF_STREAM)
+                finish_reason = chunk.finish_reason or "stop"
+                usage = chunk.usage or TokenUsage(
+                    self.prompt_estimate, (events.streamed_chars + 3) // 4
+                )
+                await self._charged(usage, span, finish_reason)
+                settled = True
+                for event in events.finish(finish_reason, usage):
+                    yield _encode(event)
+            except Exception as error:
+                settled = True
+                for event in events.fail(await self._failed(error)):
+                    yield _encode(event)
+            finally:
+                await _close(chunks)
+                if not settled:
+                    # The client went away: charge what the provider produced until then.
+                    partial = TokenUsage(self.prompt_estimate, (events.streamed_chars + 3) // 4)
+                    await self.services.budget.settle(self.admission, partial.total_tokens)
 
 
 def _encode(event: dict[str, Any]) -> bytes:
