@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pydantic import BaseModel
+
 from .errors import APIError
 from .ids import new_id
 from .providers import (
@@ -290,7 +292,7 @@ class ResponseBuilder:
         )
 
 
-def _dump(model: Any) -> dict[str, Any]:
+def _dump(model: BaseModel) -> dict[str, Any]:
     dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True)
     return dumped
 
