@@ -164,16 +164,21 @@ class _Call:
                 for event in events.start():
                     yield _encode(event)
                 chunk = first
-                while True:
-                    batch = events.text(chunk.text) if chunk.text else []
-                    for delta in chunk.tool_calls or ():
-                        batch += events.tool_call(delta)
-                    for event in batch:
-                        yield _encode(event)
-                    if chunk.finish_reason is not None:
-                        break
-                    async with asyncio.timeout(self.timeout):
+                loop = asyncio.get_running_loop()
+                # One timeout for the stream, armed only while the provider is awaited
+                # (never while the client reads an event), as in the chat route.
+                async with asyncio.timeout(None) as provider_deadline:
+                    while True:
+                        batch = events.text(chunk.text) if chunk.text else []
+                        for delta in chunk.tool_calls or ():
+                            batch += events.tool_call(delta)
+                        for event in batch:
+                            yield _encode(event)
+                        if chunk.finish_reason is not None:
+                            break
+                        provider_deadline.reschedule(loop.time() + self.timeout)
                         chunk = await anext(chunks, _END_OF_STREAM)
+                        provider_deadline.reschedule(None)
                 finish_reason = chunk.finish_reason or "stop"
                 usage = chunk.usage or TokenUsage(
                     self.prompt_estimate, (events.streamed_chars + 3) // 4
