@@ -183,6 +183,24 @@ def test_openai_client_gets_completions_and_streams(service: Service) -> None:
     assert "http_requests_in_flight 0.0" in metrics
 
 
+def test_openai_client_gets_responses_over_a_real_connection(service: Service) -> None:
+    """``/v1/responses`` streamed over TCP by uvicorn, as the official client reads it."""
+    import openai
+
+    client = openai.OpenAI(base_url=f"{service.base_url}/v1", api_key=API_KEY, max_retries=0)
+    whole = client.responses.create(model="fake-model", input="hello responses")
+    assert whole.output_text.endswith("hello responses")
+    with client.responses.stream(model="fake-model", input="hello responses") as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] == "response.completed"
+    assert final.output_text == whole.output_text
+    assert client.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no-such-model")
+
+
 def test_sigterm_lets_open_streams_finish_then_exits_cleanly(default_project: Path) -> None:
     import openai
 
