@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -32,9 +32,15 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 
 
 async def metrics(
-    services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Prometheus metrics in the text exposition format; behind a token when one is set."""
+    if request.scope.get("raw_path", b"/metrics") != b"/metrics":
+        # Only the plain path: an encoded one (/%6Detrics) would slip past the load
+        # balancer's rule that keeps /metrics off the public listener.
+        raise APIError(404, "not found", type="not_found_error")
     token = services.settings.metrics_token
     if token is not None:
         expected = f"Bearer {token.get_secret_value()}".encode()
