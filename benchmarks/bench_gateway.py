@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import bench_service
 from bench_service import (
     API_KEY,
     STREAM_CHUNKS,
@@ -57,6 +58,16 @@ from bench_service import (
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODEL = "fake-model"
+# LiteLLM refuses to start without a strong master key; both gateways check this one.
+GATEWAY_KEY = "sk-bench-" + "0123456789abcdef" * 2
+# bench_service's phases send its module-level requests: the same bodies, this key.
+for _name in ("COMPLETION", "STREAM"):
+    _raw: bytes = getattr(bench_service, _name)
+    setattr(
+        bench_service,
+        _name,
+        _raw.replace(f"Bearer {API_KEY}".encode(), b"Bearer " + GATEWAY_KEY.encode()),
+    )
 
 MOCK_UPSTREAM = r'''
 """A mock OpenAI chat completions upstream: answers at once, counts accepted connections."""
@@ -279,11 +290,9 @@ def _round(gateway: Gateway, mock_port: int, args: argparse.Namespace, log: Path
 
 async def _sequential_streams(port: int, count: int) -> None:
     """Streams one after another on one client connection (the issue's reuse check)."""
-    from bench_service import STREAM
-
     connection = await Connection.open(port)
     for _ in range(count):
-        await connection.send(STREAM)
+        await connection.send(bench_service.STREAM)
     connection.close()
 
 
@@ -329,7 +338,7 @@ def main() -> None:
                 "LLM_PROVIDER": "openai",
                 "OPENAI_API_KEY": "unused",
                 "DEFAULT_MODEL": MODEL,
-                "API_KEYS": API_KEY,
+                "API_KEYS": GATEWAY_KEY,
                 "LOG_LEVEL": "WARNING",
                 "DAILY_TOKEN_BUDGET": str(10**12),
                 "DAILY_TOKEN_BUDGET_PER_KEY": str(10**12),
@@ -344,7 +353,7 @@ def main() -> None:
                 "litellm",
                 [str(_litellm(work, args.litellm_venv)), "--config", str(work / "litellm.yaml"),
                  "--host", "127.0.0.1", "--num_workers", "1", "--port", "{port}"],
-                {**env, "LITELLM_LOG": "ERROR"},
+                {**env, "LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": GATEWAY_KEY},
                 work,
                 ready=b"GET /health/liveliness HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
             )  # fmt: skip
