@@ -109,6 +109,10 @@ class CircuitBreaker:
         self._open_until = None
         self._probing = False
 
+    def abandoned(self) -> None:
+        """Free the probe of a call that ended without a verdict (cancelled, or a bug)."""
+        self._probing = False
+
     def failed(self) -> bool:
         """Count a failure; return True when this failure opened the circuit."""
         self._failures += 1
@@ -160,6 +164,7 @@ class ResilientProvider:
         others: Sequence[Provider] = (),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         draw: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.primary = primary
         self.name = primary.name
@@ -172,6 +177,7 @@ class ResilientProvider:
         self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
         self._sleep = sleep
         self._draw = draw
+        self._clock = clock
 
     def breaker(self, target: Target) -> CircuitBreaker:
         """Return the circuit breaker of a provider and model."""
@@ -179,7 +185,9 @@ class ResilientProvider:
         breaker = self._breakers.get(key)
         if breaker is None:
             breaker = self._breakers[key] = CircuitBreaker(
-                failures=self._breaker_failures, cooldown_seconds=self._breaker_cooldown
+                failures=self._breaker_failures,
+                cooldown_seconds=self._breaker_cooldown,
+                clock=self._clock,
             )
         return breaker
 
@@ -212,16 +220,20 @@ class ResilientProvider:
                     result = await call(target)
                 except ProviderError as error:
                     last = error
-                    if error.retryable and breaker.failed():
-                        _warn("circuit opened", target=target, cause=error, attempt=attempt)
                     if not error.retryable:
+                        breaker.succeeded()  # the upstream answered; the request was refused
                         raise
+                    if breaker.failed():
+                        _warn("circuit opened", target=target, cause=error, attempt=attempt)
                     wait = self.policy.delay(attempt, error, self._draw())
                     if wait is None or not self._in_time(started, wait):
                         break
                     _warn("retrying", target=target, cause=error, attempt=attempt, wait=wait)
                     await self._sleep(wait)
                     continue
+                except BaseException:
+                    breaker.abandoned()
+                    raise
                 breaker.succeeded()
                 return result
         assert last is not None
