@@ -243,11 +243,13 @@ def _redis_server() -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def _render(work: Path) -> Path:
+def _render(work: Path, *, redis: bool) -> Path:
     from copier import run_copy
 
     project = work / "service"
     data = {"llm_provider": "openai"}
+    if redis and "\nstate_backend:" in (REPO_ROOT / "copier.yml").read_text(encoding="utf-8"):
+        data["state_backend"] = "redis"  # the Redis store is rendered only when asked for
     run_copy(
         str(REPO_ROOT), project, data=data, vcs_ref="HEAD", defaults=True, unsafe=True, quiet=True
     )
@@ -322,7 +324,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         work = Path(tmp)
-        project = args.project.resolve() if args.project else _render(work)
+        with_redis = "redis" in args.state_backend
+        project = args.project.resolve() if args.project else _render(work, redis=with_redis)
         python, _ = _prepare(project, work)
         package = next(p.name for p in (project / "src").iterdir() if p.is_dir())
         backends = list(args.state_backend)
