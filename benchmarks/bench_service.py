@@ -191,6 +191,8 @@ class App:
     env: dict[str, str]
     cwd: Path
     results: Results = field(default_factory=Results)
+    ready: bytes = READYZ
+    """The request that answers 200 once the app serves."""
 
 
 @contextmanager
@@ -199,8 +201,9 @@ def _serving(app: App, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], int
     port = _free_port()
     with log.open("ab") as out:
         start = time.perf_counter()
+        command = [part.replace("{port}", str(port)) for part in app.command]
         process = subprocess.Popen(
-            app.command, cwd=app.cwd, env={**app.env, "PORT": str(port)}, stdout=out, stderr=out
+            command, cwd=app.cwd, env={**app.env, "PORT": str(port)}, stdout=out, stderr=out
         )
     try:
         while True:
@@ -208,7 +211,7 @@ def _serving(app: App, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], int
                 raise SystemExit(f"{app.name} exited early; see {log}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                    sock.sendall(READYZ)
+                    sock.sendall(app.ready)
                     if sock.recv(64).startswith(b"HTTP/1.1 200"):
                         break
             except OSError:

@@ -420,6 +420,39 @@ def test_task_definition_matches_container_and_service(
             assert {task["health_check_path"], task["liveness_path"]} <= routes
 
 
+def test_the_public_listener_never_forwards_the_metrics_scrape(rendered: Renderer) -> None:
+    """/metrics is answered 404 by the HTTPS listener itself, ahead of the forward to the tasks."""
+    project = rendered({})
+    module = project / TERRAFORM / MODULE
+    resources = {
+        (kind, name): body
+        for block in _hcl(module / "alb.tf").get("resource", [])
+        for kind, named in block.items()
+        for name, body in named.items()
+    }
+    rules = [body for (kind, _), body in resources.items() if kind == "aws_lb_listener_rule"]
+    assert len(rules) == 1
+    rule = rules[0]
+    assert _first(rule["listener_arn"]) == "${aws_lb_listener.https.arn}"
+    assert _first(rule["priority"]) == 1, "ahead of every other rule and the default forward"
+    action = _first(rule["action"])
+    assert _first(action["type"]) == "fixed-response"
+    assert _first(_first(action["fixed_response"])["status_code"]) == "404"
+    assert "target_group_arn" not in action
+    patterns = _first(_first(_first(rule["condition"])["path_pattern"])["values"])
+    assert patterns == "${var.private_paths}"
+    private_paths = _module_defaults(project)["private_paths"]
+    routes = _service_routes(project)
+    assert routes is not None
+    metrics_routes = {route for route in routes if route.startswith("/metrics")}
+    assert metrics_routes == {"/metrics"}
+    assert metrics_routes <= set(private_paths)
+    assert "/metrics/*" in private_paths, "a trailing slash is redirected to /metrics"
+    # Only the HTTPS listener forwards; port 80 redirects to it.
+    redirect = _first(resources[("aws_lb_listener", "http_redirect")]["default_action"])
+    assert _first(redirect["type"]) == "redirect"
+
+
 def test_provider_timeout_stays_below_the_idle_timeout(rendered: Renderer) -> None:
     project = rendered({})
     for environment in ENVIRONMENTS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -104,9 +105,10 @@ async def test_idle_service_exits_0_at_once_and_refuses_connections(tmp_path: Pa
     assert time.monotonic() - sent < 2
 
 
-async def test_streams_longer_than_the_grace_are_cut_and_the_exit_is_bounded(
+async def test_streams_longer_than_the_grace_end_with_an_error_event_and_no_traceback(
     tmp_path: Path,
 ) -> None:
+    """Cut streams end with the shutdown error event, one WARNING each, nothing worse."""
     grace = 1
     env = {
         "SHUTDOWN_TIMEOUT_SECONDS": str(grace),
@@ -126,5 +128,14 @@ async def test_streams_longer_than_the_grace_are_cut_and_the_exit_is_bounded(
 
     assert code == 0
     assert elapsed < grace + 1.5
-    assert all(events[-1] != "[DONE]" for events in results), "clients can tell it was cut"
-    assert "timeout graceful shutdown exceeded" in log
+    for events in results:
+        assert events[-1] != "[DONE]", "clients can tell it was cut"
+        assert json.loads(events[-1])["error"]["code"] == "shutdown", events[-1]
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    cuts = [r for r in records if r["message"] == "stream cut at the shutdown deadline"]
+    assert len(cuts) == STREAMS
+    assert all(r["level"] == "warning" and "request_id" in r for r in cuts)
+    assert len({r["request_id"] for r in cuts}) == STREAMS, "one line per cut stream"
+    assert not [r for r in records if r["level"] in ("error", "critical")], log
+    assert "Traceback" not in log
+    assert "timeout graceful shutdown exceeded" not in log, "nothing was left to cancel"

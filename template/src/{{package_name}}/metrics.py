@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import bisect
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+OTHER_MODEL = "other"
+"""The ``model`` label of every model the service does not serve by name."""
 
 IN_FLIGHT_METRIC = "http_requests_in_flight"
 """Gauge a HorizontalPodAutoscaler scales on (through a Prometheus metrics adapter)."""
@@ -73,14 +78,18 @@ class TokenCounts(Collector):
 
     A plain dictionary turned into ``llm_tokens_total`` when scraped, like
     ``HttpMetrics``: a Counter series takes a lock on every update. Updates come from
-    the event loop's thread only.
+    the event loop's thread only. The ``model`` label is one of the served models or
+    ``other``: callers choose the model string, and each new label value is a series.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, models: Iterable[str] = ()) -> None:
+        self.models = frozenset(models)
         self._counts: dict[str, list[int]] = {}
 
     def add(self, model: str, *, prompt: int, completion: int) -> None:
         """Add a call's token usage."""
+        if model not in self.models:
+            model = OTHER_MODEL
         counts = self._counts.get(model)
         if counts is None:
             counts = self._counts[model] = [0, 0]
@@ -100,16 +109,59 @@ class TokenCounts(Collector):
         yield tokens
 
 
+class Exposition:
+    """The registry in the text format, rendered off the event loop and briefly cached.
+
+    Rendering walks every series in Python; on the event loop it would hold up every
+    request meanwhile. It runs in a worker thread, and scrapes that arrive while it
+    runs, or within ``max_age_seconds`` after, get the same text. The collectors copy
+    their dictionaries (``list(d.items())``, atomic under the GIL) before reading them.
+    """
+
+    def __init__(self, registry: CollectorRegistry, *, max_age_seconds: float) -> None:
+        self.registry = registry
+        self.max_age_seconds = max_age_seconds
+        self._text = b""
+        self._rendered_at = -float("inf")
+        self._rendering: asyncio.Future[bytes] | None = None
+
+    async def render(self) -> bytes:
+        """Return the exposition, rendered now or less than ``max_age_seconds`` ago."""
+        if time.monotonic() - self._rendered_at < self.max_age_seconds:
+            return self._text
+        if self._rendering is None:
+            self._rendering = asyncio.ensure_future(self._render())
+        # Shielded: a scraper that goes away does not cancel the others' rendering.
+        return await asyncio.shield(self._rendering)
+
+    async def _render(self) -> bytes:
+        try:
+            started = time.monotonic()
+            text = await asyncio.to_thread(generate_latest, self.registry)
+            self._text, self._rendered_at = text, started
+            return text
+        finally:
+            self._rendering = None
+
+
 @dataclass
 class Metrics:
-    """The service's metrics; one instance per app so tests stay independent."""
+    """The service's metrics; one instance per app so tests stay independent.
 
+    ``models`` are the model names that get a ``model`` label of their own.
+    """
+
+    models: Iterable[str] = ()
+    cache_seconds: float = 1.0
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     http: HttpMetrics = field(default_factory=HttpMetrics, init=False)
-    tokens: TokenCounts = field(default_factory=TokenCounts, init=False)
+    tokens: TokenCounts = field(init=False)
+    exposition: Exposition = field(init=False)
 
     def __post_init__(self) -> None:
         """Register every metric in this instance's registry."""
+        self.tokens = TokenCounts(self.models)
+        self.exposition = Exposition(self.registry, max_age_seconds=self.cache_seconds)
         self.registry.register(self.http)
         self.registry.register(self.tokens)
         # The gauge reads the middleware's plain counter when /metrics is scraped.

@@ -62,6 +62,31 @@ resource "aws_lb_listener" "https" {
   tags = local.tags
 }
 
+# Metrics are for the scraper inside the VPC (a sidecar or agent reading the task's own
+# port), never for the internet: the public listener answers 404 before forwarding.
+resource "aws_lb_listener_rule" "metrics_not_public" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 1
+
+  action {
+    type = "fixed-response"
+
+    fixed_response {
+      content_type = "application/json"
+      message_body = jsonencode({ error = { message = "not found", type = "not_found_error", code = null, param = null } })
+      status_code  = "404"
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = var.private_paths
+    }
+  }
+
+  tags = local.tags
+}
+
 resource "aws_lb_listener" "http_redirect" {
   load_balancer_arn = aws_lb.this.arn
   port              = 80

@@ -124,6 +124,17 @@ variable "health_check_path" {
   default     = "/readyz"
 }
 
+variable "private_paths" {
+  description = "Paths the public listener answers with 404 instead of forwarding (the Prometheus scrape)."
+  type        = list(string)
+  default     = ["/metrics", "/metrics/*"]
+
+  validation {
+    condition     = length(var.private_paths) >= 1 && length(var.private_paths) <= 5
+    error_message = "Give 1 to 5 path patterns (the limit of one listener rule condition)."
+  }
+}
+
 variable "liveness_path" {
   description = "Liveness path of the container health check."
   type        = string

@@ -44,6 +44,21 @@ run "defaults_are_secure" {
   }
 
   assert {
+    condition     = aws_lb_listener_rule.metrics_not_public.priority == 1
+    error_message = "The metrics rule must come first on the public HTTPS listener."
+  }
+
+  assert {
+    condition     = aws_lb_listener_rule.metrics_not_public.action[0].type == "fixed-response" && aws_lb_listener_rule.metrics_not_public.action[0].fixed_response[0].status_code == "404"
+    error_message = "The public listener must answer /metrics itself with 404, never forward it."
+  }
+
+  assert {
+    condition     = anytrue([for c in aws_lb_listener_rule.metrics_not_public.condition : contains(flatten([for p in c.path_pattern : p.values]), "/metrics")])
+    error_message = "The metrics rule must match /metrics."
+  }
+
+  assert {
     condition     = aws_ecr_repository.this.name == var.image_name
     error_message = "The repository must be named after the image."
   }
