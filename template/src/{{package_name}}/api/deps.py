@@ -78,3 +78,20 @@ def served_model(requested: str | None, settings: Settings) -> str:
         code="model_not_found",
         param="model",
     )
+
+
+def served_embedding_model(requested: str, settings: Settings) -> str:
+    """Return the embedding model to call, as ``served_model`` does for chat models."""
+    served = settings.served_embedding_models
+    if requested in served:
+        return requested
+    if settings.unknown_model == "default" and served:
+        return served[0]
+    raise APIError(
+        400,
+        f"The model {requested!r} does not exist or is not served here for embeddings; "
+        f"served: {', '.join(served) or 'none'}",
+        type="invalid_request_error",
+        code="model_not_found",
+        param="model",
+    )

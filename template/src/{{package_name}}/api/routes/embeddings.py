@@ -22,7 +22,7 @@ from ...schemas.embeddings import (
     EmbeddingList,
     EmbeddingUsage,
 )
-from ..deps import KeyDep, Services, ServicesDep
+from ..deps import KeyDep, Services, ServicesDep, served_embedding_model
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +77,13 @@ async def create_embeddings(
     body: EmbeddingCreateRequest, services: ServicesDep, key_id: KeyDep, response: Response
 ) -> EmbeddingList:
     """Create embeddings of one text or a list of texts."""
+    model = served_embedding_model(body.model, services.settings)
     texts, prompt_estimate = texts_of(body)
     admission = await services.budget.admit(
         key_id, prompt_tokens=prompt_estimate, max_completion_tokens=0
     )
     request = EmbeddingRequest(
-        model=body.model, inputs=texts, dimensions=body.dimensions, user=body.user
+        model=model, inputs=texts, dimensions=body.dimensions, user=body.user
     )
     try:
         async with asyncio.timeout(services.settings.provider_timeout_seconds):
@@ -95,7 +96,7 @@ async def create_embeddings(
         await services.budget.release(admission)
         raise _failed(services, error) from error
     await services.budget.settle(admission, result.prompt_tokens)
-    services.metrics.tokens.add(body.model, prompt=result.prompt_tokens, completion=0)
+    services.metrics.tokens.add(model, prompt=result.prompt_tokens, completion=0)
     response.headers.update(admission.headers)
     encode = encode_base64 if body.encoding_format == "base64" else list
     return EmbeddingList(
@@ -103,7 +104,7 @@ async def create_embeddings(
             Embedding(index=index, embedding=encode(vector))
             for index, vector in enumerate(result.vectors)
         ],
-        model=body.model,
+        model=model,
         usage=EmbeddingUsage(prompt_tokens=result.prompt_tokens, total_tokens=result.prompt_tokens),
     )
 
