@@ -15,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from ...budget import Admission
+from ...budget import Admission, prompt_upper_bound
 from ...errors import APIError, from_provider_error
 from ...ids import new_id
 from ...providers import (
@@ -111,7 +111,10 @@ async def create_chat_completion(http_request: Request) -> Response:
         body.max_completion_tokens or body.max_tokens or services.settings.default_max_tokens
     )
     admission = await services.budget.admit(
-        key_id, prompt_tokens=prompt_estimate, max_completion_tokens=requested
+        key_id,
+        prompt_tokens=prompt_estimate,
+        max_completion_tokens=requested,
+        prompt_upper_bound=prompt_upper_bound(m.text for m in messages),
     )
     request = CompletionRequest(
         model=body.model or services.settings.default_model,
