@@ -166,9 +166,7 @@ async def _load(replicas: list[Replica], per_key: int) -> list[tuple[str, int, i
             assert events[-1] == "[DONE]"
             return key, 200, int(json.loads(events[-2])["usage"]["total_tokens"]), ""
 
-        return await asyncio.gather(
-            *(call(index, key) for index in range(per_key) for key in KEYS)
-        )
+        return await asyncio.gather(*(call(index, key) for index in range(per_key) for key in KEYS))
 
 
 def _settled(redis: RedisServer, prefix: str) -> int:
