@@ -362,3 +362,19 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "redis" {
+  description = "Valkey (ElastiCache) holding budgets and rate limits for every task (the service's STATE_BACKEND=redis); null: no Redis, each task keeps its own limits."
+  type = object({
+    node_type               = optional(string, "cache.t4g.small")
+    num_cache_clusters      = optional(number, 2)
+    engine_version          = optional(string, "8.0")
+    snapshot_retention_days = optional(number, 1)
+  })
+  default = null
+
+  validation {
+    condition     = var.redis == null || try(var.redis.num_cache_clusters >= 1 && var.redis.num_cache_clusters <= 6, false)
+    error_message = "redis.num_cache_clusters must be 1 (no failover) to 6."
+  }
+}
