@@ -73,8 +73,10 @@ resource "aws_elasticache_replication_group" "redis" {
   num_cache_clusters   = var.redis.num_cache_clusters
   port                 = local.redis_port
 
-  automatic_failover_enabled = var.redis.num_cache_clusters > 1
-  multi_az_enabled           = var.redis.num_cache_clusters > 1
+  # A replica in another zone takes over when the primary fails: with the limits in
+  # Redis fail-closed, a lost primary would otherwise stop the service.
+  automatic_failover_enabled = true
+  multi_az_enabled           = true
   subnet_group_name          = aws_elasticache_subnet_group.redis[0].name
   security_group_ids         = [aws_security_group.redis[0].id]
 

@@ -374,7 +374,7 @@ variable "redis" {
   default = null
 
   validation {
-    condition     = var.redis == null || try(var.redis.num_cache_clusters >= 1 && var.redis.num_cache_clusters <= 6, false)
-    error_message = "redis.num_cache_clusters must be 1 (no failover) to 6."
+    condition     = var.redis == null || try(var.redis.num_cache_clusters >= 2 && var.redis.num_cache_clusters <= 6, false)
+    error_message = "redis.num_cache_clusters must be 2 (a primary and a replica for failover) to 6."
   }
 }

@@ -466,8 +466,8 @@ run "redis_is_private_encrypted_and_handed_to_the_task" {
   }
 
   assert {
-    condition     = aws_elasticache_replication_group.redis[0].engine == "valkey" && aws_elasticache_replication_group.redis[0].num_cache_clusters == 2 && aws_elasticache_replication_group.redis[0].automatic_failover_enabled
-    error_message = "Redis must be a Valkey replication group with a replica and automatic failover by default."
+    condition     = aws_elasticache_replication_group.redis[0].engine == "valkey" && aws_elasticache_replication_group.redis[0].num_cache_clusters == 2 && aws_elasticache_replication_group.redis[0].automatic_failover_enabled && aws_elasticache_replication_group.redis[0].multi_az_enabled
+    error_message = "Redis must be a Valkey replication group with a replica in another zone and automatic failover."
   }
 
   assert {
@@ -519,8 +519,10 @@ run "unsafe_inputs_are_rejected" {
     cpu_architecture     = "ARM64"
     stop_timeout         = 90
     deregistration_delay = 60
+    redis                = { num_cache_clusters = 1 }
   }
 
-  # latest is mutable; Fargate Spot runs X86_64 only; draining plus stopping must fit the Spot notice.
-  expect_failures = [var.image_tag, var.capacity_split, var.deregistration_delay]
+  # latest is mutable; Fargate Spot runs X86_64 only; draining plus stopping must fit the
+  # Spot notice; Redis without a replica cannot fail over.
+  expect_failures = [var.image_tag, var.capacity_split, var.deregistration_delay, var.redis]
 }
