@@ -6,8 +6,8 @@ one replica, answer ``state_backend: redis``.
 
 from __future__ import annotations
 
+import itertools
 import math
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -41,6 +41,7 @@ class _Day:
     settled: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     held: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     leases: dict[str, _Lease] = field(default_factory=dict)
+    earliest_expiry: float = math.inf  # no lease can expire before: most calls skip the scan
 
 
 class MemoryStore:
@@ -50,6 +51,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._days: dict[int, _Day] = {}
         self._tat: dict[tuple[str, str], float] = {}  # (limit, key id) -> GCRA timestamp
+        self._ids = itertools.count()
 
     def _day(self, number: int) -> _Day:
         if number not in self._days:
@@ -61,10 +63,14 @@ class MemoryStore:
 
     @staticmethod
     def _expire(day: _Day, now: float) -> None:
+        if now < day.earliest_expiry:
+            return
         for lease_id in [i for i, lease in day.leases.items() if lease.expires <= now]:
             lease = day.leases.pop(lease_id)
             day.held[_SERVICE] -= lease.tokens
             day.held[lease.key_id] -= lease.tokens
+        expiries = (lease.expires for lease in day.leases.values())
+        day.earliest_expiry = min(expiries, default=math.inf)
 
     async def reserve(
         self,
@@ -117,7 +123,7 @@ class MemoryStore:
 
         tokens = prompt_tokens + allowance
         reservation = Reservation(
-            id=uuid.uuid4().hex,
+            id=str(next(self._ids)),
             key_id=key_id,
             day=number,
             tokens=tokens,
@@ -126,7 +132,9 @@ class MemoryStore:
         )
         day.held[_SERVICE] += tokens
         day.held[key_id] += tokens
-        day.leases[reservation.id] = _Lease(now + limits.lease_seconds, key_id, tokens)
+        expires = now + limits.lease_seconds
+        day.leases[reservation.id] = _Lease(expires, key_id, tokens)
+        day.earliest_expiry = min(day.earliest_expiry, expires)
         requests = tokens_state = None
         if request_tat is not None:
             self._tat[("requests", key_id)] = request_tat
