@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from .config import Settings
 from .errors import APIError
 from .limits import (
+    DAY_SECONDS,
     Grant,
     Limits,
     LimitStore,
@@ -220,7 +221,7 @@ def _rate_headers(name: str, state: RateState) -> dict[str, str]:
 
 def _refusal(refused: Refused, limits: Limits, now: float) -> APIError:
     """Return the 429 of a refusal, in OpenAI's shape, with an honest ``Retry-After``."""
-    until_midnight = 86_400 - now % 86_400
+    until_midnight = DAY_SECONDS - now % DAY_SECONDS
     wait = min(max(refused.retry_after, 0.0), until_midnight)
     retry_after = str(max(1, math.ceil(wait)))
     headers = {"Retry-After": retry_after}
