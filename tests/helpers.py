@@ -361,7 +361,7 @@ def _release_v1_1(template: Path) -> None:
     (tpl / "docs").mkdir()
     (tpl / "docs" / "runbook.md").write_text("# Runbook\n\nPage the owner when /readyz fails.\n")
     (tpl / "src" / "{{package_name}}" / "py.typed").unlink()
-    (tpl / ".env.example").rename(tpl / ".env.sample")
+    (tpl / ".env.example.jinja").rename(tpl / ".env.sample.jinja")
     pyproject = tpl / "pyproject.toml.jinja"
     dependency = '  "cachetools>=5.5",'
     pyproject.write_text(_insert_after(pyproject.read_text(), "dependencies = [", dependency))

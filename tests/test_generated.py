@@ -35,6 +35,8 @@ PROJECT_COMBOS: list[dict[str, Any]] = [
     {"llm_provider": "anthropic", "python_version": "3.11", "otel": True},
     {"llm_provider": "bedrock", "python_version": "3.13", "otel": True},
     {"llm_provider": "openai", "python_version": "3.13", "project_name": "A" + "b" * 45},
+    # Budgets and rate limits in Redis: its tests start a real redis-server.
+    {"state_backend": "redis", "python_version": "3.11"},
 ]
 UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": ""}
 API_KEY = "e2e-key"

@@ -42,7 +42,7 @@ SECURITY_DOC = REPO_ROOT / "docs" / "security.md"
 SERVICE_SETTINGS = {
     "LLM_PROVIDER", "DEFAULT_MODEL", "DAILY_TOKEN_BUDGET", "DAILY_TOKEN_BUDGET_PER_KEY",
     "PROVIDER_TIMEOUT_SECONDS", "LOG_LEVEL", "OPENAI_BASE_URL", "AWS_REGION",
-    "OTEL_EXPORTER_OTLP_ENDPOINT", "SECRETS_DIR",
+    "OTEL_EXPORTER_OTLP_ENDPOINT", "SECRETS_DIR", "STATE_BACKEND",
 }  # fmt: skip
 DEPRECATED_KUSTOMIZE_FIELDS = {
     "bases", "commonLabels", "patchesStrategicMerge", "patchesJson6902", "vars", "imageTags",
@@ -66,6 +66,8 @@ COMBINATIONS: list[dict[str, Any]] = [
     *({**combo, "otel": True} for combo in answer_combinations("llm_provider")),
     # Flux image automation changes the dev overlay (setter markers, a digest field).
     {"gitops": "flux", "flux_image_automation": True},
+    # Redis state adds STATE_BACKEND and an egress rule (both layouts).
+    *({"kubernetes": layout, "state_backend": "redis"} for layout in ("kustomize", "manifests")),
 ]
 WITH_KUBERNETES = [c for c in COMBINATIONS if c.get("kubernetes") != "none"]
 # The default for kubernetes is kustomize and for gitops none (copier.yml).
@@ -94,7 +96,12 @@ def argocd_project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
 
 def _answer(project: Path, name: str) -> Any:
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
-    default = {"gitops": "none", "k8s_autoscaler": "hpa", "flux_image_automation": False}.get(name)
+    default = {
+        "gitops": "none",
+        "k8s_autoscaler": "hpa",
+        "flux_image_automation": False,
+        "state_backend": "memory",
+    }.get(name)
     return answers.get(name, default)
 
 
@@ -569,6 +576,8 @@ def test_network_policy_denies_by_default_and_allows_dns_and_https(project: Path
         expected = {(53, "UDP"), (53, "TCP"), (443, "TCP")}
         if _answer(project, "otel"):
             expected |= {(4317, "TCP"), (4318, "TCP")}
+        if _answer(project, "state_backend") == "redis":
+            expected |= {(6379, "TCP")}
         assert egress == expected
 
 

@@ -40,6 +40,9 @@ def test_a_40_character_slug_is_accepted(tmp_path: Path) -> None:
     assert (project / "src" / ("a" * 40)).is_dir()
 
 
-def test_invalid_choice_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="llm_provider"):
-        render(tmp_path / "out", {"llm_provider": "cohere"})
+@pytest.mark.parametrize(
+    ("question", "value"), [("llm_provider", "cohere"), ("state_backend", "memcached")]
+)
+def test_invalid_choice_is_rejected(tmp_path: Path, question: str, value: str) -> None:
+    with pytest.raises(ValueError, match=question):
+        render(tmp_path / "out", {question: value})

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import Renderer
-from tests.helpers import REPO_ROOT, answer_combinations, asked, questions
+from tests.helpers import REPO_ROOT, answer_combinations, asked, question_choices, questions
 
 MATRIX = answer_combinations("llm_provider", "python_version")
 SDK_BY_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "bedrock": "boto3"}
@@ -62,6 +62,30 @@ def test_every_combination_renders_cleanly(rendered: Renderer, combo: dict[str, 
     adapters = modules - {"base", "fake", "resilience"}
     assert len(adapters) == 1
     assert adapters.pop().startswith(combo["llm_provider"])
+
+
+@pytest.mark.parametrize("backend", question_choices("state_backend"))
+def test_state_backend_answer_adds_or_leaves_out_redis(rendered: Renderer, backend: str) -> None:
+    project = rendered({"state_backend": backend})
+    redis = backend == "redis"
+    package = (
+        project
+        / "src"
+        / yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+    )
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert any(d.startswith("redis>=") for d in pyproject["project"]["dependencies"]) == redis
+    assert (package / "limits" / "redis.py").exists() == redis
+    assert (package / "limits" / "memory.py").exists(), "memory stays for local runs and tests"
+    assert (project / "tests" / "redis_server.py").exists() == redis
+    config = (package / "config.py").read_text(encoding="utf-8")
+    assert f'default="{backend}"' in config
+    env_example = (project / ".env.example").read_text(encoding="utf-8")
+    assert ("REDIS_URL=redis://127.0.0.1:6379/0" in env_example) == redis
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert ("redis-server" in readme) == redis
+    workflow = (project / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    assert ("apt-get install" in workflow and "redis-server" in workflow) == redis
 
 
 @pytest.mark.parametrize("otel", [True, False])

@@ -58,8 +58,11 @@ FARGATE_SPOT_NOTICE_SECONDS = 120
 # One rendering per LLM provider (their secrets and IAM differ); otel alternates so both
 # of its values are formatted, validated and scanned.
 PROVIDER_ANSWERS = [
-    {**combo, "otel": index % 2 == 1}
-    for index, combo in enumerate(answer_combinations("llm_provider"))
+    *(
+        {**combo, "otel": index % 2 == 1}
+        for index, combo in enumerate(answer_combinations("llm_provider"))
+    ),
+    {"state_backend": "redis"},  # adds ElastiCache (Valkey) and REDIS_URL
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -23,11 +24,11 @@ def test_failed_call_maps_to_gateway_status(
     services = services_of(app)
     services.settings.provider_timeout_seconds = 0.2
     _break(app, BrokenProvider(mode))
-    before = services.budget.remaining("anything")[0]
+    before = asyncio.run(services.budget.remaining("anything"))[0]
     response = client.post(CHAT, json=chat_body(), headers=AUTH)
     assert response.status_code == status
     assert response.json()["error"]["type"] == "api_error"
-    assert services.budget.remaining("anything")[0] == before
+    assert asyncio.run(services.budget.remaining("anything"))[0] == before
 
 
 def test_failure_before_first_chunk_is_a_plain_http_error(app: FastAPI, client: TestClient) -> None:
@@ -43,12 +44,12 @@ def test_failure_mid_stream_ends_with_an_error_event(
     services = services_of(app)
     services.settings.provider_timeout_seconds = 0.2
     _break(app, BrokenProvider(mode))
-    before = services.budget.remaining("anything")[0]
+    before = asyncio.run(services.budget.remaining("anything"))[0]
     response = client.post(CHAT, json=chat_body(stream=True), headers=AUTH)
     events = sse_events(response.text)
     assert "[DONE]" not in events
     assert json.loads(events[-1])["error"]["code"] == code
-    assert services.budget.remaining("anything")[0] == before
+    assert asyncio.run(services.budget.remaining("anything"))[0] == before
 
 
 def test_failures_are_counted(app: FastAPI, client: TestClient) -> None:

@@ -199,17 +199,6 @@ def completion_request(
     )
 
 
-def prompt_estimate(request: CompletionRequest) -> int:
-    """Estimate the prompt's tokens (messages and tool schemas) for the budget reservation."""
-    tokens = sum(estimate_tokens(m.text) + 4 for m in request.messages)
-    for message in request.messages:
-        for call in message.tool_calls:
-            tokens += estimate_tokens(call.arguments) + 4
-    for tool in request.tools:
-        tokens += estimate_tokens(f"{tool.name}{tool.description or ''}{tool.parameters}")
-    return tokens
-
-
 def usage_of(usage: TokenUsage) -> ResponseUsage:
     """Return a provider's token usage in the Responses API's names."""
     return ResponseUsage(

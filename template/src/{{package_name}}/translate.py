@@ -177,24 +177,33 @@ def to_completion_request(
     )
 
 
-def prompt_tokens(request: CompletionRequest) -> int:
-    """Estimate the prompt's tokens: messages, images, tool calls, tools and schema."""
-    total = 0
+def prompt_tokens(request: CompletionRequest, *, upper_bound: bool = False) -> int:
+    """Estimate the prompt's tokens: messages, images, tool calls, tools and schema.
+
+    With ``upper_bound``, each text counts its UTF-8 bytes instead (no byte-level BPE
+    tokenizer makes more tokens than bytes): what ``STRICT_BUDGETS`` reserves.
+    """
+    count = _utf8_bytes if upper_bound else estimate_tokens
+    total = MESSAGE_OVERHEAD_TOKENS
     for message in request.messages:
         total += MESSAGE_OVERHEAD_TOKENS
         if isinstance(message.content, str):
-            total += estimate_tokens(message.content)
+            total += count(message.content)
         else:
             texts = [part.text for part in message.content if isinstance(part, TextPart)]
             images = len(message.content) - len(texts)
-            total += sum(map(estimate_tokens, texts)) + images * IMAGE_TOKENS
+            total += sum(map(count, texts)) + images * IMAGE_TOKENS
         for call in message.tool_calls:
-            total += estimate_tokens(call.name) + estimate_tokens(call.arguments)
+            total += count(call.name) + count(call.arguments)
     for tool in request.tools:
-        total += estimate_tokens(f"{tool.name}{tool.description or ''}{tool.parameters}")
+        total += count(f"{tool.name}{tool.description or ''}{tool.parameters}")
     if request.response_format is not None and request.response_format.schema is not None:
-        total += estimate_tokens(str(request.response_format.schema))
+        total += count(str(request.response_format.schema))
     return total
+
+
+def _utf8_bytes(text: str) -> int:
+    return len(text.encode())
 
 
 # --- back to OpenAI's shapes --------------------------------------------------------

@@ -95,3 +95,16 @@ def served_embedding_model(requested: str, settings: Settings) -> str:
         code="model_not_found",
         param="model",
     )
+
+
+def check_prompt_size(prompt_tokens: int, settings: Settings, *, param: str = "messages") -> None:
+    """Refuse a prompt longer than ``MAX_PROMPT_TOKENS`` (400 ``context_length_exceeded``)."""
+    if prompt_tokens > settings.max_prompt_tokens:
+        raise APIError(
+            400,
+            f"The prompt is about {prompt_tokens} tokens; this service takes at most "
+            f"{settings.max_prompt_tokens}.",
+            type="invalid_request_error",
+            code="context_length_exceeded",
+            param=param,
+        )

@@ -20,7 +20,7 @@ from ...providers import Chunk, CompletionRequest, ProviderError, ProviderTimeou
 from ...schemas import ChatCompletion, ChatCompletionRequest, ErrorBody
 from ...telemetry import CompletionSpan, completion_span
 from ...translate import prompt_tokens, to_chat_completion, to_completion_request, to_delta
-from ..deps import KeyDep, Services, ServicesDep, served_model
+from ..deps import KeyDep, Services, ServicesDep, check_prompt_size, served_model
 
 logger = logging.getLogger(__name__)
 
@@ -53,17 +53,14 @@ async def create_chat_completion(
         body, model=served_model(body.model, settings), max_tokens=requested
     )
     prompt_estimate = prompt_tokens(request)
-    if prompt_estimate > settings.max_prompt_tokens:
-        raise APIError(
-            400,
-            f"The prompt is about {prompt_estimate} tokens; this service takes at most "
-            f"{settings.max_prompt_tokens}.",
-            type="invalid_request_error",
-            code="context_length_exceeded",
-            param="messages",
-        )
+    check_prompt_size(prompt_estimate, settings)
     admission = await services.budget.admit(
-        key_id, prompt_tokens=prompt_estimate, max_completion_tokens=requested
+        key_id,
+        prompt_tokens=prompt_estimate,
+        max_completion_tokens=requested,
+        prompt_upper_bound=prompt_tokens(request, upper_bound=True)
+        if settings.strict_budgets
+        else None,
     )
     request = dataclasses.replace(request, max_tokens=admission.max_completion_tokens)
     call = _Call(services, request, admission, prompt_estimate)

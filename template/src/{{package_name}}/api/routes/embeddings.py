@@ -80,7 +80,13 @@ async def create_embeddings(
     model = served_embedding_model(body.model, services.settings)
     texts, prompt_estimate = texts_of(body)
     admission = await services.budget.admit(
-        key_id, prompt_tokens=prompt_estimate, max_completion_tokens=0
+        key_id,
+        prompt_tokens=prompt_estimate,
+        max_completion_tokens=0,
+        # UTF-8 bytes bound the tokens of any byte-level BPE tokenizer (STRICT_BUDGETS).
+        prompt_upper_bound=sum(len(text.encode()) for text in texts)
+        if services.settings.strict_budgets
+        else None,
     )
     request = EmbeddingRequest(
         model=model, inputs=texts, dimensions=body.dimensions, user=body.user

@@ -26,13 +26,13 @@ from ...responses_bridge import (
     ResponseEvents,
     completion_request,
     messages_of,
-    prompt_estimate,
     refuse_unsupported,
 )
 from ...schemas import ErrorBody
 from ...schemas.responses import ResponseCreateRequest, ResponseObject
+from ...translate import prompt_tokens
 from ...telemetry import CompletionSpan, completion_span
-from ..deps import KeyDep, Services, ServicesDep, served_model
+from ..deps import KeyDep, Services, ServicesDep, check_prompt_size, served_model
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +62,15 @@ async def create_response(
     model = served_model(body.model, services.settings)
     requested = body.max_output_tokens or services.settings.default_max_tokens
     draft = completion_request(body, messages, model=model, max_tokens=requested)
-    estimate = prompt_estimate(draft)
+    estimate = prompt_tokens(draft)
+    check_prompt_size(estimate, services.settings, param="input")
     admission = await services.budget.admit(
-        key_id, prompt_tokens=estimate, max_completion_tokens=requested
+        key_id,
+        prompt_tokens=estimate,
+        max_completion_tokens=requested,
+        prompt_upper_bound=prompt_tokens(draft, upper_bound=True)
+        if services.settings.strict_budgets
+        else None,
     )
     # The completion is capped to what the budgets have left.
     request = dataclasses.replace(draft, max_tokens=admission.max_completion_tokens)

@@ -35,6 +35,7 @@ locals {
   # X-Forwarded-For and X-Forwarded-Proto headers for client addresses and the scheme.
   environment = merge(
     { FORWARDED_ALLOW_IPS = "*" },
+    local.redis_enabled ? { STATE_BACKEND = "redis" } : {},
     { for k, v in var.environment : k => v if v != "" },
   )
 
@@ -59,7 +60,10 @@ locals {
     ]
 
     environment = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
-    secrets     = [for k in sort(tolist(var.secret_names)) : { name = k, valueFrom = aws_secretsmanager_secret.this[k].arn }]
+    secrets = concat(
+      [for k in sort(tolist(var.secret_names)) : { name = k, valueFrom = aws_secretsmanager_secret.this[k].arn }],
+      [for s in aws_secretsmanager_secret.redis_url : { name = "REDIS_URL", valueFrom = s.arn }],
+    )
 
     # The image has no curl: the health check uses the service's own Python.
     healthCheck = {

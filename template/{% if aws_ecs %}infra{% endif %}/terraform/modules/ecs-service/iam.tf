@@ -1,4 +1,10 @@
 locals {
+  # The secrets the task reads: the named ones, and REDIS_URL when the module adds Redis.
+  secret_arns = concat(
+    [for s in aws_secretsmanager_secret.this : s.arn],
+    aws_secretsmanager_secret.redis_url[*].arn,
+  )
+
   # Cross-region inference profiles (us.*, eu.*, apac.*, global.*) route to the
   # foundation model in several regions; plain model ids name one regional model.
   bedrock_profile_pattern = "^(us|us-gov|eu|apac|jp|au|ca|global)\\.(.+)$"
@@ -72,17 +78,17 @@ data "aws_iam_policy_document" "execution" {
   }
 
   dynamic "statement" {
-    for_each = length(var.secret_names) > 0 ? [1] : []
+    for_each = length(local.secret_arns) > 0 ? [1] : []
 
     content {
       sid       = "ReadServiceSecrets"
       actions   = ["secretsmanager:GetSecretValue"]
-      resources = [for s in aws_secretsmanager_secret.this : s.arn]
+      resources = local.secret_arns
     }
   }
 
   dynamic "statement" {
-    for_each = length(var.secret_names) > 0 ? [1] : []
+    for_each = length(local.secret_arns) > 0 ? [1] : []
 
     content {
       sid       = "DecryptServiceSecrets"

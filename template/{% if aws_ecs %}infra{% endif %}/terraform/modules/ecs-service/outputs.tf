@@ -57,3 +57,8 @@ output "web_acl_arn" {
   description = "ARN of the WAF web ACL in front of the load balancer."
   value       = aws_wafv2_web_acl.this.arn
 }
+
+output "redis_endpoint" {
+  description = "Primary endpoint of the Valkey holding budgets and rate limits (null without Redis)."
+  value       = one(aws_elasticache_replication_group.redis[*].primary_endpoint_address)
+}

@@ -373,3 +373,19 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "redis" {
+  description = "Valkey (ElastiCache) holding budgets and rate limits for every task (the service's STATE_BACKEND=redis); null: no Redis, each task keeps its own limits."
+  type = object({
+    node_type               = optional(string, "cache.t4g.small")
+    num_cache_clusters      = optional(number, 2)
+    engine_version          = optional(string, "8.0")
+    snapshot_retention_days = optional(number, 1)
+  })
+  default = null
+
+  validation {
+    condition     = var.redis == null || try(var.redis.num_cache_clusters >= 2 && var.redis.num_cache_clusters <= 6, false)
+    error_message = "redis.num_cache_clusters must be 2 (a primary and a replica for failover) to 6."
+  }
+}

@@ -29,6 +29,11 @@ run "defaults_are_secure" {
   command = plan
 
   assert {
+    condition     = length(aws_elasticache_replication_group.redis) == 0 && !contains(keys(jsondecode(aws_ecs_task_definition.this.container_definitions)[0]), "REDIS_URL")
+    error_message = "Without var.redis there is no Redis."
+  }
+
+  assert {
     condition     = aws_ecr_repository.this.image_tag_mutability == "IMMUTABLE"
     error_message = "ECR tags must be immutable."
   }
@@ -448,6 +453,79 @@ run "alternative_inputs" {
   }
 }
 
+run "redis_is_private_encrypted_and_handed_to_the_task" {
+  command = plan
+
+  variables {
+    name  = "a-very-long-project-name-for-a-genai-service-prod"
+    redis = {}
+  }
+
+  # Distinct ids, so that the rules below can tell the security groups apart.
+  override_resource {
+    target          = aws_security_group.service
+    override_during = plan
+    values          = { id = "sg-0000000000000service" }
+  }
+
+  override_resource {
+    target          = aws_security_group.alb
+    override_during = plan
+    values          = { id = "sg-000000000000000alb" }
+  }
+
+  override_resource {
+    target          = aws_security_group.redis[0]
+    override_during = plan
+    values          = { id = "sg-00000000000000redis" }
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.redis[0].engine == "valkey" && aws_elasticache_replication_group.redis[0].num_cache_clusters == 2 && aws_elasticache_replication_group.redis[0].automatic_failover_enabled && aws_elasticache_replication_group.redis[0].multi_az_enabled
+    error_message = "Redis must be a Valkey replication group with a replica in another zone and automatic failover."
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.redis[0].at_rest_encryption_enabled && aws_elasticache_replication_group.redis[0].kms_key_id == aws_kms_key.this.arn
+    error_message = "Redis must be encrypted at rest with the service's KMS key."
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.redis[0].transit_encryption_enabled && aws_elasticache_replication_group.redis[0].transit_encryption_mode == "required"
+    error_message = "Redis must require TLS."
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.redis[0].auth_token == data.aws_secretsmanager_random_password.redis[0].random_password
+    error_message = "Redis must require the generated auth token."
+  }
+
+  assert {
+    condition     = length(aws_elasticache_replication_group.redis[0].replication_group_id) <= 40 && length(aws_elasticache_subnet_group.redis[0].name) <= 40
+    error_message = "ElastiCache names must fit in 40 characters."
+  }
+
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.redis_from_service[0].referenced_security_group_id == "sg-0000000000000service" && aws_vpc_security_group_ingress_rule.redis_from_service[0].from_port == 6379 && aws_elasticache_replication_group.redis[0].security_group_ids == toset(["sg-00000000000000redis"])
+    error_message = "Only the service's tasks may reach Redis."
+  }
+
+  assert {
+    condition     = contains(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].secrets, { name = "REDIS_URL", valueFrom = aws_secretsmanager_secret.redis_url[0].arn })
+    error_message = "The task must get REDIS_URL from Secrets Manager."
+  }
+
+  assert {
+    condition     = contains(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment, { name = "STATE_BACKEND", value = "redis" })
+    error_message = "The task must keep its limits in Redis."
+  }
+
+  assert {
+    condition     = startswith(nonsensitive(aws_secretsmanager_secret_version.redis_url[0].secret_string), "rediss://")
+    error_message = "REDIS_URL must use TLS (rediss://)."
+  }
+}
+
 run "unsafe_inputs_are_rejected" {
   command = plan
 
@@ -456,8 +534,10 @@ run "unsafe_inputs_are_rejected" {
     cpu_architecture     = "ARM64"
     stop_timeout         = 90
     deregistration_delay = 60
+    redis                = { num_cache_clusters = 1 }
   }
 
-  # latest is mutable; Fargate Spot runs X86_64 only; draining plus stopping must fit the Spot notice.
-  expect_failures = [var.image_tag, var.capacity_split, var.deregistration_delay]
+  # latest is mutable; Fargate Spot runs X86_64 only; draining plus stopping must fit the
+  # Spot notice; Redis without a replica cannot fail over.
+  expect_failures = [var.image_tag, var.capacity_split, var.deregistration_delay, var.redis]
 }

@@ -103,3 +103,10 @@ mock_resource "aws_wafv2_web_acl" {
     arn = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/genai-service-test/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
   }
 }
+
+# ElastiCache accepts an auth token of 16 to 128 characters; the mock's default is shorter.
+mock_data "aws_secretsmanager_random_password" {
+  defaults = {
+    random_password = "not-a-secret-offline-test-token-of-sixty-four-characters-000000"
+  }
+}
