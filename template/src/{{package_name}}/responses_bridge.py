@@ -29,7 +29,6 @@ from .providers import (
     ToolCall,
     ToolCallDelta,
     ToolChoice,
-    estimate_tokens,
 )
 from .schemas.responses import (
     FunctionCall,

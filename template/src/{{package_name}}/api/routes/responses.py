@@ -30,8 +30,8 @@ from ...responses_bridge import (
 )
 from ...schemas import ErrorBody
 from ...schemas.responses import ResponseCreateRequest, ResponseObject
-from ...translate import prompt_tokens
 from ...telemetry import CompletionSpan, completion_span
+from ...translate import prompt_tokens
 from ..deps import KeyDep, Services, ServicesDep, check_prompt_size, served_model
 
 logger = logging.getLogger(__name__)
