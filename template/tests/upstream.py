@@ -31,12 +31,13 @@ class Recorded:
 
 @dataclass
 class Reply:
-    """A response to send: a whole body, or ``chunks`` sent one by one (chunked)."""
+    """A response to send after ``delay``: a whole body, or ``chunks`` one by one (chunked)."""
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
     chunks: list[bytes] | None = None
+    delay: float = 0.0
 
     @classmethod
     def json(cls, value: Any, status: int = 200, **headers: str) -> Reply:
@@ -123,6 +124,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Recorded | None:
 
 
 async def _write_reply(writer: asyncio.StreamWriter, reply: Reply) -> None:
+    await asyncio.sleep(reply.delay)
     head = [f"HTTP/1.1 {reply.status} Status"]
     head += [f"{name}: {value}" for name, value in reply.headers.items()]
     if reply.chunks is None:
