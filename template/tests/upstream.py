@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -48,12 +49,17 @@ class Reply:
 
 
 class Upstream:
-    """The server; ``async with Upstream() as upstream`` starts it on a free loopback port."""
+    """The server; ``async with Upstream() as upstream`` starts it on a free loopback port.
+
+    It answers with ``responder(request)`` when set, else the next of ``replies``, else
+    ``always``.
+    """
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.replies: deque[Reply] = deque()
         self.always: Reply | None = None
+        self.responder: Callable[[Recorded], Reply] | None = None
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -92,7 +98,11 @@ class Upstream:
         try:
             while request := await _read_request(reader):
                 self.requests.append(request)
-                reply = self.replies.popleft() if self.replies else self.always
+                reply: Reply | None
+                if self.responder is not None:
+                    reply = self.responder(request)
+                else:
+                    reply = self.replies.popleft() if self.replies else self.always
                 if reply is None:
                     reply = Reply.json({"message": "no reply queued"}, status=599)
                 await _write_reply(writer, reply)
