@@ -58,7 +58,8 @@ def test_every_combination_renders_cleanly(rendered: Renderer, combo: dict[str, 
         )
 
     providers = project / "src" / answers["package_name"] / "providers"
-    adapters = {p.stem for p in providers.glob("*.py")} - {"__init__", "base", "fake"}
+    modules = {p.stem for p in providers.glob("*.py") if not p.stem.startswith("_")}
+    adapters = modules - {"base", "fake"}
     assert len(adapters) == 1
     assert adapters.pop().startswith(combo["llm_provider"])
 
