@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .base import ProviderError, ResponseFormat, Tool, UnsupportedError
+from .base import Message, ProviderError, ResponseFormat, Tool, UnsupportedError
 
 # The tool that carries structured output for providers without a JSON mode
 # (Anthropic and Bedrock both document a forced tool for it).
@@ -86,6 +86,19 @@ def upstream_error(
         code=code or "provider_error",
         retry_after=retry_after,
     )
+
+
+def refuse_names(messages: list[Message], provider: str) -> None:
+    """Refuse participant names, which the provider's messages have no field for.
+
+    A ``tool`` message's name only repeats the called function's, which its
+    ``tool_call_id`` already identifies.
+    """
+    for index, message in enumerate(messages):
+        if message.name is not None and message.role != "tool":
+            raise UnsupportedError(
+                f"{provider} messages have no participant names", param=f"messages.{index}.name"
+            )
 
 
 def parse_arguments(arguments: str, *, param: str) -> Any:
