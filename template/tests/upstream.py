@@ -32,13 +32,17 @@ class Recorded:
 
 @dataclass
 class Reply:
-    """A response to send after ``delay``: a whole body, or ``chunks`` one by one (chunked)."""
+    """A response to send after ``delay``: a whole body, or ``chunks`` (chunked encoding).
+
+    ``chunk_delay`` is the pause before each chunk after the first.
+    """
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
     chunks: list[bytes] | None = None
     delay: float = 0.0
+    chunk_delay: float = 0.0
 
     @classmethod
     def json(cls, value: Any, status: int = 200, **headers: str) -> Reply:
@@ -143,7 +147,9 @@ async def _write_reply(writer: asyncio.StreamWriter, reply: Reply) -> None:
     else:
         head.append("transfer-encoding: chunked")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
-        for chunk in reply.chunks:
+        for index, chunk in enumerate(reply.chunks):
+            if index:
+                await asyncio.sleep(reply.chunk_delay)
             writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             await writer.drain()
         writer.write(b"0\r\n\r\n")
