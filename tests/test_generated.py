@@ -174,7 +174,11 @@ def test_openai_client_gets_completions_and_streams(service: Service) -> None:
     assert usage is not None
     assert usage.total_tokens == reply.usage.total_tokens
 
-    assert [m.id for m in client.models.list()] == ["gpt-4o-mini", "fake-model"]
+    assert [m.id for m in client.models.list()] == [
+        "gpt-4o-mini",
+        "fake-model",
+        "text-embedding-3-small",
+    ]
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(
             base_url=f"{service.base_url}/v1", api_key="wrong", max_retries=0
