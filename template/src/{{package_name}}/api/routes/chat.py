@@ -14,19 +14,19 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic_core import to_json
 
 from ...budget import Admission
-from ...errors import APIError, from_provider_error
+from ...errors import APIError
 from ...ids import new_id
-from ...providers import Chunk, CompletionRequest, ProviderError, ProviderTimeoutError, TokenUsage
+from ...providers import Chunk, CompletionRequest, TokenUsage
 from ...schemas import ChatCompletion, ChatCompletionRequest, ErrorBody
-from ...telemetry import CompletionSpan, completion_span
+from ...telemetry import completion_span
 from ...translate import prompt_tokens, to_chat_completion, to_completion_request, to_delta
+from ..calls import END_OF_STREAM, CompletionCall, close
 from ..deps import KeyDep, Services, ServicesDep, check_prompt_size, served_model
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
-_END_OF_STREAM = Chunk(finish_reason="stop")
 _DONE = format_sse_event(data_str="[DONE]")
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -71,8 +71,8 @@ async def create_chat_completion(
     return await call.complete()
 
 
-class _Call:
-    """One completion call: provider, timeout, budget settlement, metrics and tracing."""
+class _Call(CompletionCall):
+    """One chat completion: JSON, or ``ChatCompletionChunk`` events."""
 
     def __init__(
         self,
@@ -81,71 +81,20 @@ class _Call:
         admission: Admission,
         prompt_estimate: int,
     ) -> None:
-        self.services = services
-        self.request = request
-        self.admission = admission
-        self.prompt_estimate = prompt_estimate
-        self.timeout = services.settings.provider_timeout_seconds
+        super().__init__(services, request, admission, prompt_estimate)
         self.id = f"chatcmpl-{new_id()}"
         self.created = int(time.time())
 
-    async def _failed(self, error: Exception) -> APIError:
-        """Release the reservation, count the failure, map it to the API's error.
-
-        Anything an adapter raises is a failed call: a transport error or a parser error
-        that escaped it must not become a 500, an aborted stream or a leaked reservation.
-        """
-        await self.services.budget.release(self.admission)
-        timeout = isinstance(error, (TimeoutError, ProviderTimeoutError))
-        if timeout:
-            kind = "timeout"
-        elif isinstance(error, ProviderError):
-            kind = "error"
-        else:
-            kind = "unexpected"  # a bug in the adapter: logged with its traceback
-        provider = self.services.provider.name
-        self.services.metrics.provider_errors.labels(provider=provider, kind=kind).inc()
-        logger.warning(
-            "provider call failed",
-            extra={"fields": {"kind": kind, "error": f"{type(error).__name__}: {error}"}},
-            exc_info=error if kind == "unexpected" else None,
-        )
-        if timeout and not isinstance(error, ProviderTimeoutError):
-            error = ProviderTimeoutError()
-        if isinstance(error, ProviderError):
-            return from_provider_error(error)
-        return APIError(502, "the model provider failed", type="api_error", code="provider_error")
-
-    async def _charged(self, usage: TokenUsage, span: CompletionSpan, finish_reason: str) -> None:
-        """Settle the budget with the real usage and record it."""
-        await self.services.budget.settle(self.admission, usage.total_tokens)
-        self.services.metrics.tokens.add(
-            self.request.model, prompt=usage.prompt_tokens, completion=usage.completion_tokens
-        )
-        span.record(usage, finish_reason)
-
     async def complete(self) -> ChatCompletion:
         """Call the provider once and return the whole completion."""
-        with completion_span(self.services.provider.name, self.request) as span:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    completion = await self.services.provider.complete(self.request)
-            except Exception as error:
-                raise await self._failed(error) from error
-            await self._charged(completion.usage, span, completion.finish_reason)
+        completion = await self.completion()
         return to_chat_completion(
             completion, id=self.id, created=self.created, model=self.request.model
         )
 
     async def stream(self, *, include_usage: bool) -> EventSourceResponse:
         """Start the stream; a failure before the first chunk is still a plain HTTP error."""
-        chunks = aiter(self.services.provider.stream(self.request))
-        try:
-            async with asyncio.timeout(self.timeout):
-                first = await anext(chunks, _END_OF_STREAM)
-        except Exception as error:
-            await _close(chunks)
-            raise await self._failed(error) from error
+        first, chunks = await self.first_chunk()
         events = self.services.lifecycle.guard_stream(
             self._events(first, chunks, include_usage=include_usage), _cut_event
         )
@@ -198,7 +147,7 @@ class _Call:
                         if chunk.finish_reason is not None:
                             break
                         provider_deadline.reschedule(loop.time() + self.timeout)
-                        chunk = await anext(chunks, _END_OF_STREAM)
+                        chunk = await anext(chunks, END_OF_STREAM)
                         provider_deadline.reschedule(None)
                 finish_reason = chunk.finish_reason
                 usage = chunk.usage or TokenUsage(
@@ -206,21 +155,19 @@ class _Call:
                     completion_tokens=(streamed_chars + 3) // 4,
                 )
                 yield self._event([{"index": 0, "delta": {}, "finish_reason": finish_reason}])
-                await self._charged(usage, span, finish_reason)
+                await self.charged(usage, span, finish_reason)
                 settled = True
                 if include_usage:
                     yield self._event([], usage=usage)
                 yield _DONE
             except Exception as error:
                 settled = True
-                failure = await self._failed(error)
+                failure = await self.failed(error)
                 yield format_sse_event(data_str=failure.body().model_dump_json())
             finally:
-                await _close(chunks)
+                await close(chunks)
                 if not settled:
-                    # The client went away: charge what the provider produced until then.
-                    partial = TokenUsage(self.prompt_estimate, (streamed_chars + 3) // 4)
-                    await self.services.budget.settle(self.admission, partial.total_tokens)
+                    await self.charged_partly(streamed_chars)
 
 
 def _cut_event() -> bytes:
@@ -229,9 +176,3 @@ def _cut_event() -> bytes:
         503, "the service is shutting down; retry the request", type="api_error", code="shutdown"
     )
     return format_sse_event(data_str=error.body().model_dump_json())
-
-
-async def _close(chunks: AsyncIterator[Chunk]) -> None:
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()

@@ -10,8 +10,8 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from ...errors import APIError, from_provider_error
-from ...providers import EmbeddingRequest, ProviderError, ProviderTimeoutError, estimate_tokens
+from ...errors import APIError
+from ...providers import EmbeddingRequest, ProviderError, estimate_tokens
 from ...schemas import ErrorBody
 from ...schemas.embeddings import (
     MAX_INPUT_TOKENS,
@@ -22,7 +22,8 @@ from ...schemas.embeddings import (
     EmbeddingList,
     EmbeddingUsage,
 )
-from ..deps import KeyDep, Services, ServicesDep, served_embedding_model
+from ..calls import provider_failure
+from ..deps import KeyDep, ServicesDep, served_embedding_model
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ async def create_embeddings(
             )
     except Exception as error:
         await services.budget.release(admission)
-        raise _failed(services, error) from error
+        raise provider_failure(services, error) from error
     await services.budget.settle(admission, result.prompt_tokens)
     services.metrics.tokens.add(model, prompt=result.prompt_tokens, completion=0)
     response.headers.update(admission.headers)
@@ -113,22 +114,3 @@ async def create_embeddings(
         model=model,
         usage=EmbeddingUsage(prompt_tokens=result.prompt_tokens, total_tokens=result.prompt_tokens),
     )
-
-
-def _failed(services: Services, error: Exception) -> APIError:
-    """Count a failed call and return the API error it becomes (404 without embeddings)."""
-    if isinstance(error, TimeoutError):
-        error = ProviderTimeoutError()
-    kind = "timeout" if isinstance(error, ProviderTimeoutError) else "error"
-    if not isinstance(error, ProviderError):
-        kind = "unexpected"
-    if not (isinstance(error, ProviderError) and error.status == 404):
-        services.metrics.provider_errors.labels(provider=services.provider.name, kind=kind).inc()
-    logger.warning(
-        "embedding call failed",
-        extra={"fields": {"kind": kind, "error": f"{type(error).__name__}: {error}"}},
-        exc_info=error if kind == "unexpected" else None,
-    )
-    if isinstance(error, ProviderError):
-        return from_provider_error(error)
-    return APIError(502, "the model provider failed", type="api_error", code="provider_error")

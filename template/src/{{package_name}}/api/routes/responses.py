@@ -19,8 +19,7 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic_core import to_json
 
 from ...budget import Admission
-from ...errors import APIError, from_provider_error
-from ...providers import Chunk, CompletionRequest, ProviderError, ProviderTimeoutError, TokenUsage
+from ...providers import Chunk, CompletionRequest, TokenUsage
 from ...responses_bridge import (
     ResponseBuilder,
     ResponseEvents,
@@ -30,15 +29,15 @@ from ...responses_bridge import (
 )
 from ...schemas import ErrorBody
 from ...schemas.responses import ResponseCreateRequest, ResponseObject
-from ...telemetry import CompletionSpan, completion_span
+from ...telemetry import completion_span
 from ...translate import prompt_tokens
+from ..calls import END_OF_STREAM, CompletionCall, close
 from ..deps import KeyDep, Services, ServicesDep, check_prompt_size, served_model
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["responses"])
 
-_END_OF_STREAM = Chunk(finish_reason="stop")
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 401, 429, 502, 504)
@@ -80,8 +79,8 @@ async def create_response(
     return await call.complete()
 
 
-class _Call:
-    """One provider call for a response: timeout, budget settlement, metrics."""
+class _Call(CompletionCall):
+    """One Responses call: a ``response`` object, or its stream events."""
 
     def __init__(
         self,
@@ -91,66 +90,19 @@ class _Call:
         prompt_estimate: int,
         builder: ResponseBuilder,
     ) -> None:
-        self.services = services
-        self.request = request
-        self.admission = admission
-        self.prompt_estimate = prompt_estimate
+        super().__init__(services, request, admission, prompt_estimate)
         self.builder = builder
-        self.timeout = services.settings.provider_timeout_seconds
-
-    async def _failed(self, error: Exception) -> APIError:
-        """Release the reservation, count the failure, and return the API error it becomes."""
-        await self.services.budget.release(self.admission)
-        if isinstance(error, TimeoutError):
-            error = ProviderTimeoutError()
-        if isinstance(error, ProviderTimeoutError):
-            kind = "timeout"
-        elif isinstance(error, ProviderError):
-            kind = "error"
-        else:
-            kind = "unexpected"  # a bug in the adapter: logged with its traceback
-        provider = self.services.provider.name
-        self.services.metrics.provider_errors.labels(provider=provider, kind=kind).inc()
-        logger.warning(
-            "provider call failed",
-            extra={"fields": {"kind": kind, "error": f"{type(error).__name__}: {error}"}},
-            exc_info=error if kind == "unexpected" else None,
-        )
-        if isinstance(error, ProviderError):
-            return from_provider_error(error)
-        return APIError(502, "the model provider failed", type="api_error", code="provider_error")
-
-    async def _charged(self, usage: TokenUsage, span: CompletionSpan, finish_reason: str) -> None:
-        """Settle the budget with the real usage and record it."""
-        await self.services.budget.settle(self.admission, usage.total_tokens)
-        self.services.metrics.tokens.add(
-            self.request.model, prompt=usage.prompt_tokens, completion=usage.completion_tokens
-        )
-        span.record(usage, finish_reason)
 
     async def complete(self) -> Response:
         """Call the provider once and return the whole response."""
-        with completion_span(self.services.provider.name, self.request) as span:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    completion = await self.services.provider.complete(self.request)
-            except Exception as error:
-                raise await self._failed(error) from error
-            await self._charged(completion.usage, span, completion.finish_reason)
-        response = self.builder.completed(completion)
+        response = self.builder.completed(await self.completion())
         return JSONResponse(
             response.model_dump(mode="json", by_alias=True), headers=self.admission.headers
         )
 
     async def stream(self) -> Response:
         """Start the stream; a failure before the first chunk is still a plain HTTP error."""
-        chunks = aiter(self.services.provider.stream(self.request))
-        try:
-            async with asyncio.timeout(self.timeout):
-                first = await anext(chunks, _END_OF_STREAM)
-        except Exception as error:
-            await _close(chunks)
-            raise await self._failed(error) from error
+        first, chunks = await self.first_chunk()
         events = ResponseEvents(self.builder)
 
         def cut() -> bytes:
@@ -183,34 +135,26 @@ class _Call:
                         if chunk.finish_reason is not None:
                             break
                         provider_deadline.reschedule(loop.time() + self.timeout)
-                        chunk = await anext(chunks, _END_OF_STREAM)
+                        chunk = await anext(chunks, END_OF_STREAM)
                         provider_deadline.reschedule(None)
                 finish_reason = chunk.finish_reason or "stop"
                 usage = chunk.usage or TokenUsage(
                     self.prompt_estimate, (events.streamed_chars + 3) // 4
                 )
-                await self._charged(usage, span, finish_reason)
+                await self.charged(usage, span, finish_reason)
                 settled = True
                 for event in events.finish(finish_reason, usage):
                     yield _encode(event)
             except Exception as error:
                 settled = True
-                for event in events.fail(await self._failed(error)):
+                for event in events.fail(await self.failed(error)):
                     yield _encode(event)
             finally:
-                await _close(chunks)
+                await close(chunks)
                 if not settled:
-                    # The client went away: charge what the provider produced until then.
-                    partial = TokenUsage(self.prompt_estimate, (events.streamed_chars + 3) // 4)
-                    await self.services.budget.settle(self.admission, partial.total_tokens)
+                    await self.charged_partly(events.streamed_chars)
 
 
 def _encode(event: dict[str, Any]) -> bytes:
     """Return one server-sent event as OpenAI sends them: ``event:`` then ``data:``."""
     return format_sse_event(data_str=to_json(event).decode(), event=event["type"])
-
-
-async def _close(chunks: AsyncIterator[Chunk]) -> None:
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()
