@@ -83,6 +83,7 @@ class Replica:
             "STATE_BACKEND": "redis",
             "FAKE_CHUNK_DELAY_SECONDS": "0.005",
             "FAKE_REPLY_TOKENS": "20",
+            "SERVED_MODELS": "fake-model",
             # Two cores run both replicas, Redis and the load: a slow answer is not an
             # outage here (the outage test stops Redis for real).
             "REDIS_TIMEOUT_SECONDS": "5",
