@@ -29,6 +29,7 @@ import datetime
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -243,6 +244,20 @@ def _redis_server() -> Iterator[str]:
         process.wait(timeout=10)
 
 
+def _redis_commands(url: str) -> int:
+    """Return INFO's total_commands_processed, asked over RESP on a plain socket."""
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(b"*2\r\n$4\r\nINFO\r\n$5\r\nstats\r\n")
+        reader = conn.makefile("rb")
+        header = reader.readline()  # $<length> of the bulk string
+        reply = reader.read(int(header[1:]))
+    for line in reply.decode().splitlines():
+        if line.startswith("total_commands_processed:"):
+            return int(line.split(":", 1)[1])
+    raise SystemExit(f"no command count in redis-server's INFO: {reply[:200]!r}")
+
+
 def _render(work: Path, *, redis: bool) -> Path:
     from copier import run_copy
 
@@ -379,6 +394,12 @@ def main() -> None:
                 for name in ("rps", "latency_ms", "first_event_ms", "stream_ms", "cpu_us"):
                     getattr(direct, name).extend(getattr(round_direct, name))
                 direct.errors += round_direct.errors
+            if redis is not None:
+                # Proof the redis column measured Redis: the service's reservations reached it.
+                commands = _redis_commands(redis)
+                print(f"redis-server processed {commands} commands")
+                if commands < args.rounds:
+                    raise SystemExit("the service (redis) did not use Redis")
         if args.project is None:
             shutil.rmtree(project, ignore_errors=True)
     _report(gateways, direct, args)
