@@ -49,7 +49,9 @@ def test_failure_mid_stream_ends_with_an_error_event(
     events = sse_events(response.text)
     assert "[DONE]" not in events
     assert json.loads(events[-1])["error"]["code"] == code
-    assert asyncio.run(services.budget.remaining("anything"))[0] == before
+    # The provider had answered: the prompt and the two streamed parts are charged.
+    charged = before - asyncio.run(services.budget.remaining("anything"))[0]
+    assert 0 < charged < 30
 
 
 def test_failures_are_counted(app: FastAPI, client: TestClient) -> None:

@@ -3,10 +3,11 @@
 A request reserves its prompt plus the completion tokens it may use before the provider
 is called; its completion is capped to ``min(requested, MAX_RESERVATION_TOKENS, what is
 left)``, so one caller asking for a billion tokens holds at most the cap. The
-reservation is settled with the real usage, or released when the call fails: failed
-calls are not charged. Settled spend exceeds a budget only by what the prompt estimates
-of the requests in flight got wrong; ``STRICT_BUDGETS`` reserves the prompt's UTF-8 byte
-count instead, an upper bound of any byte-level BPE token count, so it never does.
+reservation is settled with the real usage; a call the provider never answered is
+released, a stream that ended early is charged its prompt and what was streamed.
+Settled spend exceeds a budget only by what the prompt estimates of the requests in
+flight got wrong; ``STRICT_BUDGETS`` reserves the prompt's UTF-8 byte count instead, an
+upper bound of any byte-level BPE token count, so for text it never does.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .config import Settings
@@ -31,27 +32,12 @@ from .limits import (
 )
 
 __all__ = [
-    "MESSAGE_OVERHEAD_TOKENS",
     "Admission",
     "Budgets",
     "format_reset",
-    "prompt_upper_bound",
 ]
 
 logger = logging.getLogger(__name__)
-
-MESSAGE_OVERHEAD_TOKENS = 8
-"""Tokens a chat template may add around one message (role, separators), over-counted."""
-
-
-def prompt_upper_bound(texts: Iterable[str]) -> int:
-    """Return an upper bound of the prompt's tokens: UTF-8 bytes plus message framing.
-
-    A byte-level BPE tokenizer (GPT, Llama, Claude's) never makes more tokens than bytes.
-    """
-    return sum(len(text.encode()) + MESSAGE_OVERHEAD_TOKENS for text in texts) + (
-        MESSAGE_OVERHEAD_TOKENS
-    )
 
 
 def format_reset(seconds: float) -> str:
@@ -140,8 +126,8 @@ class Budgets:
     ) -> Admission:
         """Check the key's rate limits and reserve tokens for a request, or refuse it.
 
-        ``prompt_upper_bound`` (see ``prompt_upper_bound()``) is what STRICT_BUDGETS
-        reserves for the prompt instead of the estimate.
+        ``prompt_upper_bound`` (``translate.prompt_tokens(..., upper_bound=True)``) is
+        what STRICT_BUDGETS reserves for the prompt instead of the estimate.
         """
         if self._strict and prompt_upper_bound is not None:
             prompt_tokens = max(prompt_tokens, prompt_upper_bound)
@@ -221,8 +207,9 @@ def _rate_headers(name: str, state: RateState) -> dict[str, str]:
 
 def _refusal(refused: Refused, limits: Limits, now: float) -> APIError:
     """Return the 429 of a refusal, in OpenAI's shape, with an honest ``Retry-After``."""
-    until_midnight = DAY_SECONDS - now % DAY_SECONDS
-    wait = min(max(refused.retry_after, 0.0), until_midnight)
+    wait = max(refused.retry_after, 0.0)
+    if refused.limit not in ("requests", "tokens"):  # per-minute windows outlive midnight
+        wait = min(wait, DAY_SECONDS - now % DAY_SECONDS)  # daily budgets reset at it
     retry_after = str(max(1, math.ceil(wait)))
     headers = {"Retry-After": retry_after}
     if refused.limit in ("requests", "tokens"):

@@ -15,6 +15,9 @@ from prometheus_client.registry import Collector
 OTHER_MODEL = "other"
 """The ``model`` label of every model the service does not serve by name."""
 
+# Any token parses as a method, before auth: the others share the label value "other".
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 IN_FLIGHT_METRIC = "http_requests_in_flight"
 """Gauge a HorizontalPodAutoscaler scales on (through a Prometheus metrics adapter)."""
 
@@ -40,6 +43,8 @@ class HttpMetrics(Collector):
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count a finished request and its duration."""
+        if method not in HTTP_METHODS:
+            method = "other"
         key = (method, route, str(status))
         self._requests[key] = self._requests.get(key, 0) + 1
         counts = self._durations.get(key[:2])

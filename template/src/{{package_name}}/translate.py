@@ -173,7 +173,7 @@ def to_completion_request(
         seed=body.seed,
         presence_penalty=body.presence_penalty,
         frequency_penalty=body.frequency_penalty,
-        user=body.user,
+        user=body.user or body.safety_identifier,
     )
 
 

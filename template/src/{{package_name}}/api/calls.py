@@ -6,6 +6,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
+from fastapi.sse import EventSourceResponse
+from starlette.types import Receive, Scope, Send
+
 from ..budget import Admission
 from ..errors import APIError, from_provider_error
 from ..providers import (
@@ -16,6 +19,7 @@ from ..providers import (
     ProviderTimeoutError,
     TokenUsage,
     UnsupportedError,
+    close_stream,
 )
 from ..telemetry import CompletionSpan, completion_span
 from .deps import Services
@@ -60,6 +64,9 @@ class CompletionCall:
     """A completion within its admission: what the chat and Responses routes share.
 
     The route subclasses it with its own response shape (JSON body, stream events).
+    Whatever happens, the admission is settled once: with the usage when the call ends,
+    released when it failed or was cancelled before the provider answered, and charged
+    for the prompt and what was streamed once the provider had started answering.
     """
 
     def __init__(
@@ -74,24 +81,41 @@ class CompletionCall:
         self.admission = admission
         self.prompt_estimate = prompt_estimate
         self.timeout = services.settings.provider_timeout_seconds
+        self.streamed_chars = 0  # what the client was sent of the reply, counted by the route
+        self._stream: AsyncIterator[Chunk] | None = None  # once the provider answered
+        self._settled = False
 
     async def failed(self, error: Exception) -> APIError:
-        """Release the reservation (failed calls cost nothing) and map the failure."""
-        await self.services.budget.release(self.admission)
+        """Settle a failed call and map the failure."""
+        await self.finish()
         return provider_failure(self.services, error)
 
     async def charged(self, usage: TokenUsage, span: CompletionSpan, finish_reason: str) -> None:
         """Settle the budget with the real usage and record it."""
+        self._settled = True
         await self.services.budget.settle(self.admission, usage.total_tokens)
         self.services.metrics.tokens.add(
             self.request.model, prompt=usage.prompt_tokens, completion=usage.completion_tokens
         )
         span.record(usage, finish_reason)
 
-    async def charged_partly(self, streamed_chars: int) -> None:
-        """Charge a stream the client left: the prompt and what was streamed until then."""
-        partial = TokenUsage(self.prompt_estimate, (streamed_chars + 3) // 4)
-        await self.services.budget.settle(self.admission, partial.total_tokens)
+    async def finish(self) -> None:
+        """Close the stream and settle what no usage settled; a second call does nothing.
+
+        A stream that failed, was cut or that the client left is charged for its prompt
+        and what was streamed; a call the provider never answered costs nothing.
+        """
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await close_stream(stream)
+        if self._settled:
+            return
+        self._settled = True
+        if stream is None:
+            await self.services.budget.release(self.admission)
+        else:
+            partial = self.prompt_estimate + (self.streamed_chars + 3) // 4
+            await self.services.budget.settle(self.admission, partial)
 
     async def completion(self) -> Completion:
         """Call the provider once, under the timeout, and settle the budget."""
@@ -101,6 +125,9 @@ class CompletionCall:
                     completion = await self.services.provider.complete(self.request)
             except Exception as error:
                 raise await self.failed(error) from error
+            except asyncio.CancelledError:  # the server's deadline: nothing to answer
+                await self.finish()
+                raise
             await self.charged(completion.usage, span, completion.finish_reason)
         return completion
 
@@ -110,14 +137,37 @@ class CompletionCall:
         try:
             async with asyncio.timeout(self.timeout):
                 first = await anext(chunks, END_OF_STREAM)
-        except Exception as error:
-            await close(chunks)
-            raise await self.failed(error) from error
+        except BaseException as error:
+            await close_stream(chunks)
+            if isinstance(error, Exception):
+                raise await self.failed(error) from error
+            await self.finish()
+            raise
+        self._stream = chunks
         return first, chunks
 
+    def events_response(
+        self, events: AsyncIterator[bytes], headers: dict[str, str]
+    ) -> EventSourceResponse:
+        """Return the stream's response, which settles the call however it ends."""
+        return _CallEvents(self, events, headers)
 
-async def close(chunks: AsyncIterator[Chunk]) -> None:
-    """Close a provider's stream (its adapter then closes the upstream's)."""
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()
+
+class _CallEvents(EventSourceResponse):
+    """Server-sent events that settle their call when the response ends.
+
+    A client gone before the first event cancels the response before its body starts,
+    so the body's own ``finally`` never runs: this one does.
+    """
+
+    def __init__(
+        self, call: CompletionCall, events: AsyncIterator[bytes], headers: dict[str, str]
+    ) -> None:
+        super().__init__(events, headers=headers)
+        self.call = call
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.call.finish()

@@ -14,7 +14,7 @@ from ..errors import APIError
 from ..lifecycle import Lifecycle
 from ..metrics import Metrics
 from ..providers import Provider
-from .security import authenticated_key, unauthorized
+from .security import authenticated_key
 
 
 @dataclass
@@ -41,14 +41,6 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-def key_id_of(request: Request) -> str:
-    """Return the id of the caller's key, as the middleware found it (401 without one)."""
-    key_id: str | None = request.scope.get("state", {}).get("key_id")
-    if key_id is None:
-        raise unauthorized()
-    return key_id
 
 
 async def get_settings(request: Request) -> Settings:

@@ -6,19 +6,20 @@ import base64
 import binascii
 import email.utils
 import json
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from .base import Message, ProviderError, ResponseFormat, Tool, UnsupportedError
 
+logger = logging.getLogger(__name__)
+
 # The tool that carries structured output for providers without a JSON mode
 # (Anthropic and Bedrock both document a forced tool for it).
 RESPONSE_TOOL = "json_response"
 
 _ERROR_TYPES = {
-    401: "authentication_error",
-    403: "permission_error",
     404: "not_found_error",
     429: "rate_limit_error",
 }
@@ -70,7 +71,21 @@ def upstream_error(
     A 4xx keeps its status and the provider's own message and code (the request is at
     fault, so the client must not retry it as if the gateway had failed); a 5xx becomes
     a retryable 502 that names the provider.
+    A 401 or 403 refuses the service's own credentials, not the caller's: the client
+    gets a 502 that says so without the provider's message (it may name the account, a
+    role or part of the key), which goes to the log instead.
     """
+    if status in (401, 403):
+        logger.warning(
+            "provider refused the service's credentials",
+            extra={"fields": {"provider": provider, "status": status, "error": message}},
+        )
+        return ProviderError(
+            f"{provider} refused the service's credentials",
+            status=502,
+            code="provider_auth_failed",
+            retryable=False,
+        )
     if 400 <= status < 500:
         return ProviderError(
             message,

@@ -271,3 +271,10 @@ class Provider(Protocol):
 def estimate_tokens(text: str) -> int:
     """Estimate tokens of a text (about four characters a token) for budget reservations."""
     return max(1, (len(text) + 3) // 4)
+
+
+async def close_stream(chunks: AsyncIterator[Chunk]) -> None:
+    """Close a provider's stream early (its adapter then closes the upstream's)."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

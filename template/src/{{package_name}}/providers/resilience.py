@@ -26,6 +26,7 @@ from .base import (
     Embeddings,
     Provider,
     ProviderError,
+    close_stream,
 )
 
 T = TypeVar("T")
@@ -261,7 +262,7 @@ class ResilientProvider:
             try:
                 return chunks, await anext(chunks, None)
             except BaseException:
-                await _close(chunks)
+                await close_stream(chunks)
                 raise
 
         chunks, first = await self._call(request.model, open_stream)
@@ -272,7 +273,7 @@ class ResilientProvider:
             async for chunk in chunks:
                 yield chunk
         finally:
-            await _close(chunks)
+            await close_stream(chunks)
 
     async def embed(self, request: EmbeddingRequest) -> Embeddings:
         """Return embeddings, with retries; never from another model (other vector space)."""
@@ -327,9 +328,3 @@ def _warn(
     if wait is not None:
         fields["wait_s"] = round(wait, 3)
     logger.warning("upstream %s", step, extra={"fields": fields})
-
-
-async def _close(chunks: AsyncIterator[Chunk]) -> None:
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()

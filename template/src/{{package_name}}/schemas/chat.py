@@ -174,7 +174,13 @@ class StreamOptions(RequestModel):
 
 
 class ChatCompletionRequest(RequestModel):
-    """Body of ``POST /v1/chat/completions``; unknown fields are ignored."""
+    """Body of ``POST /v1/chat/completions``.
+
+    A field OpenAI's API does not know is a 400 naming it, as OpenAI answers; inside
+    messages unknown fields are ignored (clients send back what a reply carried).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str | None = Field(default=None, max_length=256)
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=1024)]
@@ -193,6 +199,12 @@ class ChatCompletionRequest(RequestModel):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     user: str | None = Field(default=None, max_length=256)
+    safety_identifier: str | None = Field(default=None, max_length=256)  # OpenAI's new ``user``
+    # Accepted and ignored: nothing is stored, and tiers and caches are the provider's.
+    store: bool | None = None
+    metadata: dict[str, str] | None = None
+    service_tier: str | None = None
+    prompt_cache_key: str | None = None
     # Accepted so that a request asking for them gets a 400 naming them (translate.py):
     # OpenAI's fields the service does not serve are refused, never dropped.
     n: int | None = Field(default=None, ge=1)

@@ -8,10 +8,11 @@ from pydantic import BaseModel, ConfigDict
 
 
 class RequestModel(BaseModel):
-    """Base of request bodies: strict like OpenAI's API, unknown fields ignored.
+    """Base of request bodies: strict like OpenAI's API.
 
     Strict: ``"stream": "yes"`` or ``"max_tokens": "5"`` is a 400, not a coercion.
-    Unknown fields are ignored because OpenAI's SDKs send fields a service may not know.
+    Unknown fields are ignored here, in the parts of a body (a message sent back may
+    carry fields of the reply); a request model itself forbids them.
     """
 
     model_config = ConfigDict(extra="ignore", strict=True)

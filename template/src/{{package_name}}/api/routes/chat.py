@@ -20,7 +20,7 @@ from ...providers import Chunk, CompletionRequest, TokenUsage
 from ...schemas import ChatCompletion, ChatCompletionRequest, ErrorBody
 from ...telemetry import completion_span
 from ...translate import prompt_tokens, to_chat_completion, to_completion_request, to_delta
-from ..calls import END_OF_STREAM, CompletionCall, close
+from ..calls import END_OF_STREAM, CompletionCall
 from ..deps import KeyDep, Services, ServicesDep, check_prompt_size, served_model
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class _Call(CompletionCall):
         events = self.services.lifecycle.guard_stream(
             self._events(first, chunks, include_usage=include_usage), _cut_event
         )
-        return EventSourceResponse(events, headers={**_STREAM_HEADERS, **self.admission.headers})
+        return self.events_response(events, {**_STREAM_HEADERS, **self.admission.headers})
 
     def _event(self, choices: list[dict[str, Any]], usage: TokenUsage | None = None) -> bytes:
         """Return one server-sent event: a ``ChatCompletionChunk`` without its null fields.
@@ -128,8 +128,6 @@ class _Call(CompletionCall):
         self, first: Chunk, chunks: AsyncIterator[Chunk], *, include_usage: bool
     ) -> AsyncIterator[bytes]:
         """Yield server-sent events; a failure mid-stream ends it with an error event."""
-        streamed_chars = 0
-        settled = False
         with completion_span(self.services.provider.name, self.request) as span:
             try:
                 yield self._event([{"index": 0, "delta": {"role": "assistant", "content": ""}}])
@@ -140,7 +138,7 @@ class _Call(CompletionCall):
                 async with asyncio.timeout(None) as provider_deadline:
                     while True:
                         if chunk.text or chunk.tool_calls:
-                            streamed_chars += len(chunk.text) + sum(
+                            self.streamed_chars += len(chunk.text) + sum(
                                 len(piece.arguments) for piece in chunk.tool_calls or ()
                             )
                             yield self._event([{"index": 0, "delta": to_delta(chunk)}])
@@ -152,22 +150,18 @@ class _Call(CompletionCall):
                 finish_reason = chunk.finish_reason
                 usage = chunk.usage or TokenUsage(
                     prompt_tokens=self.prompt_estimate,
-                    completion_tokens=(streamed_chars + 3) // 4,
+                    completion_tokens=(self.streamed_chars + 3) // 4,
                 )
                 yield self._event([{"index": 0, "delta": {}, "finish_reason": finish_reason}])
                 await self.charged(usage, span, finish_reason)
-                settled = True
                 if include_usage:
                     yield self._event([], usage=usage)
                 yield _DONE
             except Exception as error:
-                settled = True
                 failure = await self.failed(error)
                 yield format_sse_event(data_str=failure.body().model_dump_json())
             finally:
-                await close(chunks)
-                if not settled:
-                    await self.charged_partly(streamed_chars)
+                await self.finish()
 
 
 def _cut_event() -> bytes:

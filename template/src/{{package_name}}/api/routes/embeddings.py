@@ -102,6 +102,9 @@ async def create_embeddings(
     except Exception as error:
         await services.budget.release(admission)
         raise provider_failure(services, error) from error
+    except asyncio.CancelledError:  # the server's deadline: nothing to answer
+        await services.budget.release(admission)
+        raise
     await services.budget.settle(admission, result.prompt_tokens)
     services.metrics.tokens.add(model, prompt=result.prompt_tokens, completion=0)
     response.headers.update(admission.headers)

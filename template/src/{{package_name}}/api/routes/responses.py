@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from fastapi.sse import EventSourceResponse, format_sse_event
+from fastapi.sse import format_sse_event
 from pydantic_core import to_json
 
 from ...budget import Admission
@@ -31,7 +31,7 @@ from ...schemas import ErrorBody
 from ...schemas.responses import ResponseCreateRequest, ResponseObject
 from ...telemetry import completion_span
 from ...translate import prompt_tokens
-from ..calls import END_OF_STREAM, CompletionCall, close
+from ..calls import END_OF_STREAM, CompletionCall
 from ..deps import KeyDep, Services, ServicesDep, check_prompt_size, served_model
 
 logger = logging.getLogger(__name__)
@@ -110,13 +110,12 @@ class _Call(CompletionCall):
             return _encode(events.error("shutdown", "the service is shutting down; retry"))
 
         stream = self.services.lifecycle.guard_stream(self._events(events, first, chunks), cut)
-        return EventSourceResponse(stream, headers={**_SSE_HEADERS, **self.admission.headers})
+        return self.events_response(stream, {**_SSE_HEADERS, **self.admission.headers})
 
     async def _events(
         self, events: ResponseEvents, first: Chunk, chunks: AsyncIterator[Chunk]
     ) -> AsyncIterator[bytes]:
         """Yield the response's events; a failure mid-stream ends it with ``response.failed``."""
-        settled = False
         with completion_span(self.services.provider.name, self.request) as span:
             try:
                 for event in events.start():
@@ -130,6 +129,7 @@ class _Call(CompletionCall):
                         batch = events.text(chunk.text) if chunk.text else []
                         for delta in chunk.tool_calls or ():
                             batch += events.tool_call(delta)
+                        self.streamed_chars = events.streamed_chars
                         for event in batch:
                             yield _encode(event)
                         if chunk.finish_reason is not None:
@@ -142,17 +142,13 @@ class _Call(CompletionCall):
                     self.prompt_estimate, (events.streamed_chars + 3) // 4
                 )
                 await self.charged(usage, span, finish_reason)
-                settled = True
                 for event in events.finish(finish_reason, usage):
                     yield _encode(event)
             except Exception as error:
-                settled = True
                 for event in events.fail(await self.failed(error)):
                     yield _encode(event)
             finally:
-                await close(chunks)
-                if not settled:
-                    await self.charged_partly(events.streamed_chars)
+                await self.finish()
 
 
 def _encode(event: dict[str, Any]) -> bytes:
