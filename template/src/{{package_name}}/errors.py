@@ -88,10 +88,12 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         for e in exc.errors()
     ]
     param, first = max(located, key=lambda pair: len(pair[0] or ""), default=(None, None))
-    message = first["msg"] if first else "invalid request"
-    if param:
+    message, code = (first["msg"] if first else "invalid request"), "invalid_value"
+    if first is not None and first.get("type") == "extra_forbidden":
+        message, code = f"Unknown parameter: {param!r}.", "unknown_parameter"  # OpenAI's words
+    elif param:
         message = f"Invalid value for {param!r}: {message}"
-    error = APIError(400, message, type="invalid_request_error", code="invalid_value", param=param)
+    error = APIError(400, message, type="invalid_request_error", code=code, param=param)
     return error_response(error)
 
 
