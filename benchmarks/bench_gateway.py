@@ -324,11 +324,7 @@ def _direct(mock: tuple[int, int], args: argparse.Namespace) -> Results:
 def main() -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=4.0, help="throughput phase length")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=500, help="sequential requests")
-    parser.add_argument("--streams", type=int, default=50)
+    bench_service.add_phase_arguments(parser)
     parser.add_argument(
         "--state-backend", nargs="+", default=["memory"], choices=["memory", "redis"]
     )

@@ -340,14 +340,19 @@ def _table(service: Results, bare: Results) -> list[tuple[str, float, float]]:
     return rows
 
 
-def main() -> None:
-    """Run the benchmark and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_phase_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of the measured phases, which bench_gateway.py shares."""
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4.0, help="throughput phase length")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--requests", type=int, default=500, help="sequential requests")
     parser.add_argument("--streams", type=int, default=50)
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_phase_arguments(parser)
     parser.add_argument("--project", type=Path, help="an already rendered project")
     args = parser.parse_args()
 
