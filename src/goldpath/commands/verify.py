@@ -36,6 +36,7 @@ _INSTALL = {
     "kubernetes-validate": "pip install kubernetes-validate",
     "tflint": "https://github.com/terraform-linters/tflint#installation",
     "check-jsonschema": "pip install check-jsonschema",
+    "promtool": "apt-get install prometheus (Debian, Ubuntu), or the Prometheus release tarball",
 }
 FLUX_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "flux"
 """Flux's CRD schemas, vendored with their source in the README beside them."""
@@ -173,6 +174,23 @@ def _gitlab_ci(tool: str, ctx: _Context) -> tuple[int, str]:
         return 0, ""
     errors = re.findall(r"^\s*\S*\.gitlab-ci\.yml::(.*)$", output, re.MULTILINE)
     return len(errors) or 1, (errors[0].strip()[:200] if errors else _first_error(output))
+
+
+def _promtool(tool: str, ctx: _Context) -> tuple[int, str]:
+    """``promtool check rules`` on the rule file, then its unit tests (``test rules``)."""
+    rules = ctx.repo / "monitoring" / "prometheus"
+    code, output = _run([tool, "check", "rules", "rules.yml"], cwd=rules)
+    if code:
+        return _count(output, r"^\s+\S.*:\d+:\d+: "), _first_error(output)
+    if not (rules / "rules_test.yml").exists():
+        return 0, ""
+    code, output = _run([tool, "test", "rules", "rules_test.yml"], cwd=rules)
+    if code == 0:
+        return 0, ""
+    failed = re.findall(r"^\s+alertname: (\w+), time: (\w+)", output, re.MULTILINE)
+    failed += re.findall(r"^\s+expr: \"(.+)\", time: (\w+)", output, re.MULTILINE)
+    detail = ", ".join(f"{name} at {at}" for name, at in failed[:3])
+    return len(failed) or 1, detail or _first_error(output)
 
 
 def _terraform(tool: str, ctx: _Context) -> tuple[int, str]:
@@ -340,6 +358,7 @@ CHECKS = [
     _Check("checkov", "checkov", _always, _checkov),
     _Check("trivy config", "trivy", _always, _trivy),
     _Check("zizmor", "zizmor", _has(".github", "workflows"), _zizmor),
+    _Check("promtool rules", "promtool", _has("monitoring", "prometheus", "rules.yml"), _promtool),
     _Check("gitlab-ci schema", "check-jsonschema", _has(".gitlab-ci.yml"), _gitlab_ci),
     _Check("terraform", "terraform", _has("infra", "terraform"), _terraform),
     _Check("tflint", "tflint", _has("infra", "terraform"), _tflint),
