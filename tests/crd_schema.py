@@ -6,7 +6,8 @@ says ``additionalProperties: false``. So every object schema that lists ``proper
 neither preserves unknown fields nor declares ``additionalProperties`` gets
 ``additionalProperties: false``. ``metadata`` (``type: object`` without properties) stays
 open, as the CRD leaves it to the API server. CEL rules (``x-kubernetes-validations``) are
-kept but not evaluated. Used for KEDA (tests/data/keda) and Flux (src/goldpath/schemas/flux,
+kept but not evaluated. Used for KEDA (tests/data/keda), the Prometheus Operator
+(tests/data/prometheus-operator) and Flux (src/goldpath/schemas/flux,
 shipped for goldpath verify); refresh: see the README.md in each.
 """
 
