@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -820,27 +821,52 @@ def test_network_policy_egress_excludes_the_api_and_the_metadata_address(project
                 assert {METADATA_ADDRESS, API_ADDRESS_RANGE} <= excepted, (source, ports)
 
 
-def test_documented_network_policy_patch_builds(kustomize_project: Path, tmp_path: Path) -> None:
-    """The patch deploy/README.md shows changes the ingress and Prometheus peers and the API
-    range."""
-    readme = (kustomize_project / "deploy" / "README.md").read_text(encoding="utf-8")
+def _build_with_documented_patch(
+    project: Path, tmp_path: Path, marker: str, values: Mapping[str, str] | None = None
+) -> list[Manifest]:
+    """Build the dev overlay with the patches of the deploy/README.md block naming ``marker``.
+
+    ``values`` fills the block's placeholders, as a reader would.
+    """
+    readme = (project / "deploy" / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
-    (block,) = [b for b in blocks if "kind: NetworkPolicy" in b]
+    (block,) = [textwrap.dedent(b) for b in blocks if marker in b]
+    for placeholder, value in (values or {}).items():
+        block = block.replace(placeholder, value)
     documented = yaml.safe_load(block)
     kustomize = tmp_path / "kustomize"
-    shutil.copytree(kustomize_project / "deploy" / "kustomize", kustomize)
+    shutil.copytree(project / "deploy" / "kustomize", kustomize)
     overlay = kustomize / "overlays" / "dev"
     kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text(encoding="utf-8"))
     kustomization["patches"] += documented["patches"]
     (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), encoding="utf-8")
     kubectl = require_tool("kubectl")
-    objects = load_yaml_documents(run([kubectl, "kustomize", overlay], cwd=overlay).stdout)
+    return load_yaml_documents(run([kubectl, "kustomize", overlay], cwd=overlay).stdout)
+
+
+def test_documented_network_policy_patch_builds(kustomize_project: Path, tmp_path: Path) -> None:
+    """The patch deploy/README.md shows changes the ingress and Prometheus peers and the API
+    range."""
+    objects = _build_with_documented_patch(kustomize_project, tmp_path, "kind: NetworkPolicy")
     app = _one(objects, "NetworkPolicy", _one(objects, "Deployment")["metadata"]["name"])
     ingress = app["spec"]["ingress"]
     assert ingress[0]["from"] != [INGRESS_PEER]
     assert ingress[1]["from"] != [MONITORING_PEER]
     assert [len(rule["from"]) for rule in ingress] == [1, 1]
     assert API_ADDRESS_RANGE not in app["spec"]["egress"][1]["to"][0]["ipBlock"]["except"]
+
+
+def test_documented_release_label_patch_builds(rendered: Renderer, tmp_path: Path) -> None:
+    """The release-label patch deploy/README.md shows relabels the Operator's objects only."""
+    objects = _build_with_documented_patch(
+        rendered({}), tmp_path, "/metadata/labels/release", {"<your release>": "prometheus"}
+    )
+    # The dashboard ConfigMap keeps its label: Grafana's sidecar reads grafana_dashboard only.
+    labelled = {o["kind"] for o in objects if o["metadata"]["labels"].get("release")}
+    assert labelled == OPERATOR_KINDS | {"ConfigMap"}
+    for obj in objects:
+        if obj["kind"] in OPERATOR_KINDS:
+            assert obj["metadata"]["labels"]["release"] == "prometheus", obj["kind"]
 
 
 def test_overlays_differ_where_environments_should(kustomize_project: Path) -> None:
