@@ -6,13 +6,17 @@ says ``additionalProperties: false``. So every object schema that lists ``proper
 neither preserves unknown fields nor declares ``additionalProperties`` gets
 ``additionalProperties: false``. ``metadata`` (``type: object`` without properties) stays
 open, as the CRD leaves it to the API server. CEL rules (``x-kubernetes-validations``) are
-kept but not evaluated. Used for KEDA (tests/data/keda) and Flux (src/goldpath/schemas/flux,
+kept but not evaluated. A pattern that opens with ``^`` and then Go's inline flags
+(``^(?i)...``) gets the flags first (``(?i)^...``): the same expression, in the order Python's
+``re`` requires. Used for KEDA (tests/data/keda), the Prometheus Operator
+(tests/data/prometheus-operator) and Flux (src/goldpath/schemas/flux,
 shipped for goldpath verify); refresh: see the README.md in each.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -21,6 +25,7 @@ import yaml
 __all__ = ["json_schema_of_crd", "main"]
 
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
+_LATE_FLAGS = re.compile(r"^\^(\(\?[a-zA-Z]+\))")
 
 
 def _strict(schema: Any) -> Any:
@@ -35,6 +40,8 @@ def _strict(schema: Any) -> Any:
         and not converted.get("x-kubernetes-preserve-unknown-fields")
     ):
         converted["additionalProperties"] = False
+    if isinstance(converted.get("pattern"), str):
+        converted["pattern"] = _LATE_FLAGS.sub(r"\1^", converted["pattern"])
     if converted.get("nullable") is True and "type" in converted:
         converted["type"] = [converted["type"], "null"]
     return converted

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,15 @@ KUBERNETES_VERSIONS = ("1.33.0", "1.37.0")
 ENVIRONMENTS = ("dev", "staging", "prod")
 ARGO_KINDS = {"Application", "AppProject"}
 # Custom resources: kubernetes-validate knows only built-in kinds; ScaledObjects are checked
-# against KEDA's CRD schema (tests/data/keda) instead.
-CUSTOM_KINDS = {*ARGO_KINDS, "ScaledObject"}
+# against KEDA's CRD schema (tests/data/keda) and the Prometheus Operator's kinds against its
+# CRD schemas (tests/data/prometheus-operator) instead.
+OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}
+CUSTOM_KINDS = {*ARGO_KINDS, "ScaledObject", *OPERATOR_KINDS}
 KEDA_SCHEMA = REPO_ROOT / "tests" / "data" / "keda" / "scaledobject.schema.json"
+OPERATOR_SCHEMAS = REPO_ROOT / "tests" / "data" / "prometheus-operator"
+# What kube-prometheus-stack's default selectors match, and the Secret key /metrics needs.
+RELEASE_LABEL = {"release": "kube-prometheus-stack"}
+METRICS_TOKEN_KEY = "metrics_token"
 MUTABLE_TAGS = {"main", "master", "latest", "dev", "edge"}
 SECURITY_DOC = REPO_ROOT / "docs" / "security.md"
 # Environment variables the service reads (pydantic-settings field names, upper-cased).
@@ -50,7 +57,9 @@ DEPRECATED_KUSTOMIZE_FIELDS = {
 
 
 def _ids(answers: Mapping[str, Any]) -> str:
-    return "-".join(f"{key}={value}" for key, value in answers.items()) or "defaults"
+    """A test id that is also a directory name (the scanners get one per combination)."""
+    text = "-".join(f"{key}={value}" for key, value in answers.items()) or "defaults"
+    return re.sub(r"[/:]+", "_", text)
 
 
 # Every kubernetes x gitops combination, each with KEDA too, the defaults, and each provider
@@ -68,12 +77,22 @@ COMBINATIONS: list[dict[str, Any]] = [
     {"gitops": "flux", "flux_image_automation": True},
     # Redis state adds STATE_BACKEND and an egress rule (both layouts).
     *({"kubernetes": layout, "state_backend": "redis"} for layout in ("kustomize", "manifests")),
+    # A plain Prometheus: pod annotations instead of the Operator's objects (both layouts),
+    # and its own default prometheus_url for KEDA.
+    {"kubernetes": "kustomize", "k8s_monitoring": "prometheus"},
+    {"kubernetes": "manifests", "k8s_monitoring": "prometheus", "k8s_autoscaler": "keda"},
+    # A Prometheus elsewhere: the KEDA trigger must follow the answer.
+    {"k8s_autoscaler": "keda", "prometheus_url": "https://prometheus.example.internal:9443"},
 ]
 WITH_KUBERNETES = [c for c in COMBINATIONS if c.get("kubernetes") != "none"]
 # The default for kubernetes is kustomize and for gitops none (copier.yml).
 WITH_KUSTOMIZE = [c for c in WITH_KUBERNETES if c.get("kubernetes", "kustomize") == "kustomize"]
 WITH_ARGOCD = [c for c in WITH_KUBERNETES if c.get("gitops") == "argocd"]
 WITH_KEDA = [c for c in WITH_KUBERNETES if c.get("k8s_autoscaler") == "keda"]
+# The default for k8s_monitoring is prometheus-operator (copier.yml).
+WITH_OPERATOR = [
+    c for c in WITH_KUBERNETES if c.get("k8s_monitoring", "prometheus-operator") != "prometheus"
+]
 
 
 @pytest.fixture(params=WITH_KUBERNETES, ids=_ids)
@@ -101,6 +120,7 @@ def _answer(project: Path, name: str) -> Any:
         "k8s_autoscaler": "hpa",
         "flux_image_automation": False,
         "state_backend": "memory",
+        "k8s_monitoring": "prometheus-operator",
     }.get(name)
     return answers.get(name, default)
 
@@ -276,6 +296,68 @@ def test_the_keda_schema_rejects_what_the_crd_rejects() -> None:
     assert list(validator.iter_errors(numeric))
 
 
+@pytest.fixture(params=WITH_OPERATOR, ids=_ids)
+def operator_project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
+    """A rendered project with the Prometheus Operator's objects."""
+    return rendered(request.param)
+
+
+def _operator_validators() -> dict[str, Any]:
+    """The vendored CRD schema validator of each Prometheus Operator kind, by kind."""
+    jsonschema = require_module("jsonschema")
+    validators: dict[str, Any] = {}
+    for kind in OPERATOR_KINDS:
+        path = OPERATOR_SCHEMAS / f"{kind.lower()}.schema.json"
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        jsonschema.Draft202012Validator.check_schema(schema)
+        validators[kind] = jsonschema.Draft202012Validator(schema)
+    return validators
+
+
+def test_operator_objects_pass_the_prometheus_operator_crd_schemas(operator_project: Path) -> None:
+    """Every ServiceMonitor and PrometheusRule is valid for its CRD, unknown fields rejected."""
+    validators = _operator_validators()
+    for source, objects in _each_set(operator_project):
+        found = [o for o in objects if o["kind"] in OPERATOR_KINDS]
+        assert sorted(o["kind"] for o in found) == sorted(OPERATOR_KINDS), source
+        for obj in found:
+            assert obj["apiVersion"] == "monitoring.coreos.com/v1"
+            errors = [
+                f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                for e in validators[obj["kind"]].iter_errors(obj)
+            ]
+            assert not errors, f"{source}: {obj['kind']}: {errors}"
+
+
+def test_the_operator_schemas_reject_what_the_crds_reject() -> None:
+    """The vendored schemas are closed where the CRDs are: an invented field or a bad duration."""
+    validators = _operator_validators()
+    monitor = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "x", "namespace": "x"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}},
+                 "endpoints": [{"port": "http", "interval": "30s"}]},
+    }  # fmt: skip
+    assert not list(validators["ServiceMonitor"].iter_errors(monitor))
+    invented = json.loads(json.dumps(monitor))
+    invented["spec"]["endpoints"][0]["bearerToken"] = "secret"
+    assert list(validators["ServiceMonitor"].iter_errors(invented))
+    duration = json.loads(json.dumps(monitor))
+    duration["spec"]["endpoints"][0]["interval"] = "30 seconds"
+    assert list(validators["ServiceMonitor"].iter_errors(duration))
+    rule = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "x", "namespace": "x"},
+        "spec": {"groups": [{"name": "g", "rules": [{"record": "r", "expr": "up"}]}]},
+    }
+    assert not list(validators["PrometheusRule"].iter_errors(rule))
+    misspelt = json.loads(json.dumps(rule))
+    misspelt["spec"]["groups"][0]["rules"][0]["expression"] = "up"
+    assert list(validators["PrometheusRule"].iter_errors(misspelt))
+
+
 def _scan_dir(project: Path, scan: Path) -> Path:
     """Copy the container and Kubernetes files as written, plus every built overlay."""
     shutil.copytree(project / "deploy", scan / "deploy")
@@ -413,12 +495,17 @@ def test_autoscaler_owns_the_replica_count(project: Path) -> None:
         cron = triggers["cron"]["metadata"]
         assert cron["timezone"]
         assert cron["start"] != cron["end"]
-        # The query must count this environment's pods, not another overlay's.
+        # The query must count this environment's pods, not another overlay's, nor another
+        # job's series of the same name.
         namespace = scaled["metadata"]["namespace"]
-        query = triggers["prometheus"]["metadata"]["query"]
+        prometheus = triggers["prometheus"]["metadata"]
+        query = prometheus["query"]
         assert "http_requests_in_flight" in query
         assert re.findall(r'namespace="([^"]+)"', query) == [namespace], (source, query)
-        assert float(triggers["prometheus"]["metadata"]["threshold"]) > 0
+        assert re.findall(r'job="([^"]+)"', query) == [_answer(project, "project_slug")]
+        assert float(prometheus["threshold"]) > 0
+        # One setting: the answer, unchanged by any overlay.
+        assert prometheus["serverAddress"] == _answer(project, "prometheus_url"), source
 
 
 def test_pdb_agrees_with_the_hpa_minimum(project: Path) -> None:
@@ -480,8 +567,16 @@ def test_ports_agree_across_dockerfile_service_probes_and_network_policy(project
             for p in rule["ports"]
         }
         assert ingress_ports == {port}
-        annotations = _one(objects, "Deployment")["spec"]["template"]["metadata"]["annotations"]
-        assert int(annotations["prometheus.io/port"]) == port
+        # Only a plain Prometheus discovers pods by annotation; the Operator reads the
+        # ServiceMonitor, and an annotation-driven scraper would hit /metrics without the token.
+        annotations = _one(objects, "Deployment")["spec"]["template"]["metadata"].get(
+            "annotations", {}
+        )
+        if _answer(project, "k8s_monitoring") == "prometheus":
+            assert int(annotations["prometheus.io/port"]) == port
+            assert annotations["prometheus.io/path"] == "/metrics"
+        else:
+            assert not {k for k in annotations if k.startswith("prometheus.io/")}, source
 
 
 def test_user_matches_the_dockerfile_and_the_pod_is_restricted(project: Path) -> None:
@@ -560,6 +655,99 @@ def test_settings_come_from_config_and_secrets_from_files(project: Path) -> None
         assert volumes[mount["name"]]["secret"]["secretName"] == f"{slug}-secrets"
 
 
+# The Prometheus Operator's objects, by file: kustomize base and plain manifests.
+OPERATOR_FILES = {
+    "kustomize": ("servicemonitor.yaml", "prometheusrule.yaml", "grafana-dashboard.yaml"),
+    "manifests": ("80-servicemonitor.yaml", "81-prometheusrule.yaml", "82-grafana-dashboard.yaml"),
+}
+
+
+def _dashboards(objects: list[Manifest]) -> list[Manifest]:
+    return [
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"].get("labels", {}).get("grafana_dashboard")
+    ]
+
+
+def test_operator_objects_follow_the_monitoring_answer(project: Path) -> None:
+    """prometheus-operator renders a ServiceMonitor, a PrometheusRule and a dashboard
+    ConfigMap (in the base's resources); a plain Prometheus gets none of them."""
+    layout = _answer(project, "kubernetes")
+    operator = _answer(project, "k8s_monitoring") == "prometheus-operator"
+    directory = project / "deploy" / layout / ("base" if layout == "kustomize" else "")
+    for name in OPERATOR_FILES[layout]:
+        assert (directory / name).is_file() == operator, name
+    if layout == "kustomize":
+        kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+        listed = set(OPERATOR_FILES[layout]) & set(kustomization["resources"])
+        assert listed == (set(OPERATOR_FILES[layout]) if operator else set())
+    for source, objects in _each_set(project):
+        kinds = [o["kind"] for o in objects if o["kind"] in OPERATOR_KINDS]
+        assert sorted(kinds) == (sorted(OPERATOR_KINDS) if operator else []), source
+        assert len(_dashboards(objects)) == (1 if operator else 0), source
+        operator_objects = [o for o in objects if o["kind"] in OPERATOR_KINDS]
+        for obj in [*operator_objects, *_dashboards(objects)]:
+            # kube-prometheus-stack's default selectors only pick up its release's objects.
+            assert RELEASE_LABEL.items() <= obj["metadata"]["labels"].items(), source
+
+
+def test_service_monitor_scrapes_the_service_with_the_mounted_token(
+    operator_project: Path,
+) -> None:
+    """The ServiceMonitor selects the Service by its labels and port name, scrapes /metrics
+    every 30 s as job <slug>, and sends the token of the Secret key the pod mounts."""
+    project = operator_project
+    slug = _answer(project, "project_slug")
+    for source, objects in _each_set(project):
+        monitor = _one(objects, "ServiceMonitor")
+        service = _one(objects, "Service")
+        spec = monitor["spec"]
+        # The Secret and the Service must be in the ServiceMonitor's own namespace.
+        assert "namespaceSelector" not in spec, source
+        assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"]
+        assert spec["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+        assert "matchExpressions" not in spec["selector"]
+        # The rules and the dashboard select job="<slug>" in every environment.
+        assert service["metadata"]["labels"][spec.get("jobLabel", "")] == slug, source
+        (endpoint,) = spec["endpoints"]
+        assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+        assert endpoint["path"] == "/metrics"
+        assert endpoint["interval"] == "30s"
+        credentials = endpoint["authorization"]["credentials"]
+        assert endpoint["authorization"].get("type", "Bearer") == "Bearer"
+        assert credentials["key"] == METRICS_TOKEN_KEY
+        pod = _one(objects, "Deployment")["spec"]["template"]["spec"]
+        secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+        assert credentials["name"] in secrets, source
+
+
+def test_the_documented_secret_holds_the_metrics_token(project: Path) -> None:
+    """deploy/README.md creates the Secret with metrics_token, so /metrics needs a token."""
+    readme = (project / "deploy" / "README.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r"kubectl .*create secret generic (?:.*\\\n)*.*", readme)
+    assert f"--from-literal={METRICS_TOKEN_KEY}=" in command
+    assert f"secretKey: {METRICS_TOKEN_KEY}" in readme
+
+
+def test_prometheus_rule_and_dashboard_carry_the_monitoring_sources(
+    operator_project: Path,
+) -> None:
+    """The PrometheusRule's spec is monitoring/prometheus/rules.yml and the dashboard
+    ConfigMap holds monitoring/grafana/dashboard.json, as the Grafana sidecar loads it."""
+    project = operator_project
+    slug = _answer(project, "project_slug")
+    rules = yaml.safe_load((project / "monitoring" / "prometheus" / "rules.yml").read_text())
+    dashboard = json.loads((project / "monitoring" / "grafana" / "dashboard.json").read_text())
+    assert rules["groups"]
+    for source, objects in _each_set(project):
+        assert _one(objects, "PrometheusRule")["spec"] == rules, source
+        (config,) = _dashboards(objects)
+        assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert set(config["data"]) == {f"{slug}.json"}
+        assert json.loads(config["data"][f"{slug}.json"]) == dashboard, source
+
+
 def test_network_policy_denies_by_default_and_allows_dns_and_https(project: Path) -> None:
     """A default deny for the namespace; the app may reach DNS and HTTPS (and OTLP with otel)."""
     for source, objects in _each_set(project):
@@ -587,18 +775,30 @@ API_ADDRESS_RANGE = "10.96.0.0/12"
 INGRESS_PEER = {
     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
 }
+MONITORING_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
 
 
-def test_network_policy_admits_only_the_ingress_controller(project: Path) -> None:
-    """Every ingress rule names its peers: the ingress controller's namespace, nothing else."""
+def test_network_policy_admits_only_the_ingress_controller_and_prometheus(project: Path) -> None:
+    """Ingress comes from the ingress controller's namespace and from Prometheus in
+    monitoring, each a rule of its own on the HTTP port only; nothing else may call in."""
+    port = int(dockerfile_env(project / "Dockerfile")["PORT"])
     for source, objects in _each_set(project):
+        container = _container(objects)
         app = _one(objects, "NetworkPolicy", _one(objects, "Deployment")["metadata"]["name"])
-        rules = app["spec"]["ingress"]
-        assert rules, source
-        for rule in rules:
-            assert rule.get("from") == [INGRESS_PEER], (
+        peers = []
+        for rule in app["spec"]["ingress"]:
+            assert rule.get("from") in ([INGRESS_PEER], [MONITORING_PEER]), (
                 f"{source}: ingress open to {rule.get('from')}"
             )
+            ports = [(_resolve_port(p["port"], container), p["protocol"]) for p in rule["ports"]]
+            assert ports == [(port, "TCP")], source
+            peers += rule["from"]
+        assert sorted(map(json.dumps, peers)) == sorted(
+            map(json.dumps, [INGRESS_PEER, MONITORING_PEER])
+        ), source
 
 
 def test_network_policy_egress_excludes_the_api_and_the_metadata_address(project: Path) -> None:
@@ -621,24 +821,52 @@ def test_network_policy_egress_excludes_the_api_and_the_metadata_address(project
                 assert {METADATA_ADDRESS, API_ADDRESS_RANGE} <= excepted, (source, ports)
 
 
-def test_documented_network_policy_patch_builds(kustomize_project: Path, tmp_path: Path) -> None:
-    """The patch deploy/README.md shows changes the ingress peer and the API range."""
-    readme = (kustomize_project / "deploy" / "README.md").read_text(encoding="utf-8")
+def _build_with_documented_patch(
+    project: Path, tmp_path: Path, marker: str, values: Mapping[str, str] | None = None
+) -> list[Manifest]:
+    """Build the dev overlay with the patches of the deploy/README.md block naming ``marker``.
+
+    ``values`` fills the block's placeholders, as a reader would.
+    """
+    readme = (project / "deploy" / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
-    (block,) = [b for b in blocks if "kind: NetworkPolicy" in b]
+    (block,) = [textwrap.dedent(b) for b in blocks if marker in b]
+    for placeholder, value in (values or {}).items():
+        block = block.replace(placeholder, value)
     documented = yaml.safe_load(block)
     kustomize = tmp_path / "kustomize"
-    shutil.copytree(kustomize_project / "deploy" / "kustomize", kustomize)
+    shutil.copytree(project / "deploy" / "kustomize", kustomize)
     overlay = kustomize / "overlays" / "dev"
     kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text(encoding="utf-8"))
     kustomization["patches"] += documented["patches"]
     (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), encoding="utf-8")
     kubectl = require_tool("kubectl")
-    objects = load_yaml_documents(run([kubectl, "kustomize", overlay], cwd=overlay).stdout)
+    return load_yaml_documents(run([kubectl, "kustomize", overlay], cwd=overlay).stdout)
+
+
+def test_documented_network_policy_patch_builds(kustomize_project: Path, tmp_path: Path) -> None:
+    """The patch deploy/README.md shows changes the ingress and Prometheus peers and the API
+    range."""
+    objects = _build_with_documented_patch(kustomize_project, tmp_path, "kind: NetworkPolicy")
     app = _one(objects, "NetworkPolicy", _one(objects, "Deployment")["metadata"]["name"])
-    assert app["spec"]["ingress"][0]["from"] != [INGRESS_PEER]
-    assert len(app["spec"]["ingress"][0]["from"]) == 2
+    ingress = app["spec"]["ingress"]
+    assert ingress[0]["from"] != [INGRESS_PEER]
+    assert ingress[1]["from"] != [MONITORING_PEER]
+    assert [len(rule["from"]) for rule in ingress] == [1, 1]
     assert API_ADDRESS_RANGE not in app["spec"]["egress"][1]["to"][0]["ipBlock"]["except"]
+
+
+def test_documented_release_label_patch_builds(rendered: Renderer, tmp_path: Path) -> None:
+    """The release-label patch deploy/README.md shows relabels the Operator's objects only."""
+    objects = _build_with_documented_patch(
+        rendered({}), tmp_path, "/metadata/labels/release", {"<your release>": "prometheus"}
+    )
+    # The dashboard ConfigMap keeps its label: Grafana's sidecar reads grafana_dashboard only.
+    labelled = {o["kind"] for o in objects if o["metadata"]["labels"].get("release")}
+    assert labelled == OPERATOR_KINDS | {"ConfigMap"}
+    for obj in objects:
+        if obj["kind"] in OPERATOR_KINDS:
+            assert obj["metadata"]["labels"]["release"] == "prometheus", obj["kind"]
 
 
 def test_overlays_differ_where_environments_should(kustomize_project: Path) -> None:
@@ -690,7 +918,7 @@ def _normalized(objects: list[Manifest]) -> dict[tuple[str, str], Manifest]:
 
 @pytest.mark.parametrize(
     "answers",
-    [{}, {"k8s_autoscaler": "keda"},
+    [{}, {"k8s_autoscaler": "keda"}, {"k8s_monitoring": "prometheus"},
      *({"llm_provider": p, "otel": True} for p in question_choices("llm_provider"))],
     ids=_ids,
 )  # fmt: skip
