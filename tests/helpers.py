@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -111,6 +112,28 @@ def questions() -> dict[str, dict[str, Any]]:
         for name, spec in data.items()
         if not name.startswith("_") and spec.get("when") is not False
     }
+
+
+def _template_names() -> list[str]:
+    """Every name the template's Jinja can use: copier.yml's keys and copier's own."""
+    data = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
+    return sorted({name for name in data if not name.startswith("_")} | {"_copier_conf"})
+
+
+# Jinja syntax naming one of the template's variables. Prometheus' and Grafana's own
+# templating ({{ $labels.pod }}, a legend's {{route}}) and GitHub's ${{ }} are not Jinja
+# left unrendered: they name no template variable.
+_UNRENDERED = re.compile(
+    r"(?<!\$)\{\{-?\s*(?:" + "|".join(map(re.escape, _template_names())) + r")\b"
+    r"|\{%-?\s*(?:if|elif|else|endif|for|endfor|set|raw|endraw|macro|include|import|filter)\b"
+    r"|\{#"
+)
+
+
+def unrendered_jinja(text: str) -> str | None:
+    """Return the first piece of unrendered template Jinja in ``text``, if any."""
+    match = _UNRENDERED.search(text)
+    return match.group(0) if match else None
 
 
 def question_choices(name: str) -> list[Any]:

@@ -13,16 +13,17 @@ import pytest
 import yaml
 
 from tests.conftest import Renderer
-from tests.helpers import REPO_ROOT, answer_combinations, asked, question_choices, questions
+from tests.helpers import (
+    REPO_ROOT,
+    answer_combinations,
+    asked,
+    question_choices,
+    questions,
+    unrendered_jinja,
+)
 
 MATRIX = answer_combinations("llm_provider", "python_version")
 SDK_BY_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "bedrock": "boto3"}
-# Jinja syntax, not Python f-string braces ({{ literal }}) nor GitHub's ${{ expressions }}.
-_JINJA_LEFTOVER = re.compile(
-    r"(?<!\$)\{\{-?\s*[A-Za-z_][\w.]*\s*(?:\||\}\}|\(|\[)"
-    r"|\{%-?\s*(?:if|elif|else|endif|for|endfor|set|raw|endraw|macro|include|import)\b"
-    r"|\{#"
-)
 
 
 def _ids(combo: dict[str, Any]) -> str:
@@ -40,7 +41,8 @@ def test_every_combination_renders_cleanly(rendered: Renderer, combo: dict[str, 
     assert not [f for f in files if f.suffix == ".jinja"], "leftover .jinja files"
     for path in files:
         text = path.read_text(encoding="utf-8")
-        assert not _JINJA_LEFTOVER.search(text), f"unrendered Jinja in {path.relative_to(project)}"
+        leftover = unrendered_jinja(text)
+        assert leftover is None, f"unrendered Jinja {leftover!r} in {path.relative_to(project)}"
 
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     expected = {name for name, spec in questions().items() if asked(spec, answers)}
