@@ -116,6 +116,16 @@ class Budgets:
             limits.key_daily_tokens - key - key_held,
         )
 
+    async def service_remaining(self) -> int | None:
+        """Return the service-wide tokens left today, or None when the store cannot answer."""
+        try:
+            # The key's half of the answer is not needed: any key id will do.
+            service, service_held, _, _ = await self.store.spent("", now=self._clock())
+        except StoreUnavailableError as error:
+            logger.warning("limit store unreachable: budget not read", extra=_fields(error))
+            return None
+        return max(0, self._settings.daily_token_budget - service - service_held)
+
     async def admit(
         self,
         key_id: str,

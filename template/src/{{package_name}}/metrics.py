@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import bisect
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 OTHER_MODEL = "other"
@@ -53,6 +58,16 @@ class HttpMetrics(Collector):
             counts = self._durations[key[:2]] = [0.0] * (len(LATENCY_BUCKETS) + 2)
         counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
         counts[-1] += seconds
+
+    def api_totals(self) -> tuple[int, int]:
+        """Return the API requests (routes under ``/v1/``) so far and how many were 5xx."""
+        requests = errors = 0
+        for (_, route, status), total in list(self._requests.items()):
+            if route.startswith("/v1/"):
+                requests += total
+                if status.startswith("5"):
+                    errors += total
+        return requests, errors
 
     def collect(self) -> Iterator[Metric]:
         """Yield the metrics as a scrape sees them."""
@@ -101,6 +116,11 @@ class TokenCounts(Collector):
         counts[0] += prompt
         counts[1] += completion
 
+    def totals(self) -> tuple[int, int]:
+        """Return the prompt and completion tokens of every model so far."""
+        counts = list(self._counts.values())
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
     def collect(self) -> Iterator[Metric]:
         """Yield the counter as a scrape sees it."""
         tokens = CounterMetricFamily(
@@ -114,6 +134,101 @@ class TokenCounts(Collector):
         yield tokens
 
 
+class ProviderCalls(Collector):
+    """Provider calls the routes started, by provider: the provider error ratio's denominator.
+
+    One per route call (chat, Responses, embeddings), however many retries or
+    fallbacks the resilience layer makes within it, as ``llm_provider_errors_total``
+    counts one failure per route call. A plain dictionary like ``TokenCounts``: it is
+    updated on every API request, from the event loop's thread only.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def add(self, provider: str) -> None:
+        """Count one call of a provider."""
+        self._counts[provider] = self._counts.get(provider, 0) + 1
+
+    def total(self) -> int:
+        """Return the calls of every provider."""
+        return sum(list(self._counts.values()))
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the counter as a scrape sees it."""
+        calls = CounterMetricFamily(
+            "llm_provider_calls",
+            "Provider calls started by the API routes, by provider.",
+            labels=["provider"],
+        )
+        for provider, total in list(self._counts.items()):
+            calls.add_metric([provider], total)
+        yield calls
+
+
+class CircuitStates(Collector):
+    """``llm_circuit_open{target}``: 1 while a target's breaker is open or half-open, else 0.
+
+    Read from the breakers when scraped (``states`` returns ``provider:model`` -> open),
+    so the request path does nothing for it. The targets are the ones the settings
+    name (served models and fallbacks), each present from start-up.
+    """
+
+    def __init__(self, states: Callable[[], Mapping[str, bool]]) -> None:
+        self.states = states
+
+    def open_count(self) -> int:
+        """Return how many targets' circuits are open or half-open now."""
+        return sum(self.states().values())
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the gauge as a scrape sees it."""
+        gauge = GaugeMetricFamily(
+            "llm_circuit_open",
+            "1 while the circuit breaker of a provider target is open or half-open, else 0.",
+            labels=["target"],
+        )
+        for target, is_open in sorted(self.states().items()):
+            gauge.add_metric([target], 1 if is_open else 0)
+        yield gauge
+
+
+class BudgetGauges(Collector):
+    """The service-wide daily token budget and what is left of it today.
+
+    ``remaining`` is read from the limit store before each rendering (``refresh``), so
+    with Redis every replica reports the shared figure; None (the store did not
+    answer) leaves the series out rather than report a stale figure.
+    """
+
+    def __init__(
+        self, limit: int | None, read_remaining: Callable[[], Awaitable[int | None]] | None
+    ) -> None:
+        self.limit = limit
+        self.remaining: int | None = None
+        self._read_remaining = read_remaining
+
+    async def refresh(self) -> None:
+        """Read the tokens left today from the limit store."""
+        if self._read_remaining is not None:
+            self.remaining = await self._read_remaining()
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the gauges as a scrape sees them."""
+        if self.limit is not None:
+            yield GaugeMetricFamily(
+                "llm_budget_limit_tokens",
+                "The service-wide daily token budget.",
+                value=self.limit,
+            )
+        if self.remaining is not None:
+            yield GaugeMetricFamily(
+                "llm_budget_remaining_tokens",
+                "Service-wide tokens left in the UTC day (settled and reserved subtracted).",
+                value=self.remaining,
+            )
+
+
 class Exposition:
     """The registry in the text format, rendered off the event loop and briefly cached.
 
@@ -121,11 +236,20 @@ class Exposition:
     request meanwhile. It runs in a worker thread, and scrapes that arrive while it
     runs, or within ``max_age_seconds`` after, get the same text. The collectors copy
     their dictionaries (``list(d.items())``, atomic under the GIL) before reading them.
+    ``refresh`` runs on the loop before each rendering, for what must be awaited (the
+    budget in the limit store): once per rendering, not once per scrape.
     """
 
-    def __init__(self, registry: CollectorRegistry, *, max_age_seconds: float) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        max_age_seconds: float,
+        refresh: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.registry = registry
         self.max_age_seconds = max_age_seconds
+        self._refresh = refresh
         self._text = b""
         self._rendered_at = -float("inf")
         self._rendering: asyncio.Future[bytes] | None = None
@@ -142,6 +266,8 @@ class Exposition:
     async def _render(self) -> bytes:
         try:
             started = time.monotonic()
+            if self._refresh is not None:
+                await self._refresh()
             text = await asyncio.to_thread(generate_latest, self.registry)
             self._text, self._rendered_at = text, started
             return text
@@ -153,22 +279,41 @@ class Exposition:
 class Metrics:
     """The service's metrics; one instance per app so tests stay independent.
 
-    ``models`` are the model names that get a ``model`` label of their own.
+    ``models`` are the model names that get a ``model`` label of their own;
+    ``circuits`` returns the breakers' states (``provider:model`` -> open);
+    ``budget_limit`` is the service's daily token budget and ``budget_remaining``
+    reads what is left of it (None when the store cannot tell).
     """
 
     models: Iterable[str] = ()
     cache_seconds: float = 1.0
+    circuits: Callable[[], Mapping[str, bool]] = dict
+    budget_limit: int | None = None
+    budget_remaining: Callable[[], Awaitable[int | None]] | None = None
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     http: HttpMetrics = field(default_factory=HttpMetrics, init=False)
     tokens: TokenCounts = field(init=False)
+    provider_calls: ProviderCalls = field(default_factory=ProviderCalls, init=False)
+    circuit_states: CircuitStates = field(init=False)
+    budget: BudgetGauges = field(init=False)
     exposition: Exposition = field(init=False)
 
     def __post_init__(self) -> None:
         """Register every metric in this instance's registry."""
         self.tokens = TokenCounts(self.models)
-        self.exposition = Exposition(self.registry, max_age_seconds=self.cache_seconds)
-        self.registry.register(self.http)
-        self.registry.register(self.tokens)
+        self.circuit_states = CircuitStates(self.circuits)
+        self.budget = BudgetGauges(self.budget_limit, self.budget_remaining)
+        self.exposition = Exposition(
+            self.registry, max_age_seconds=self.cache_seconds, refresh=self.budget.refresh
+        )
+        for collector in (
+            self.http,
+            self.tokens,
+            self.provider_calls,
+            self.circuit_states,
+            self.budget,
+        ):
+            self.registry.register(collector)
         # The gauge reads the middleware's plain counter when /metrics is scraped.
         Gauge(
             IN_FLIGHT_METRIC,
@@ -180,4 +325,15 @@ class Metrics:
             "Failed provider calls by provider and kind (timeout, error, unexpected).",
             ["provider", "kind"],
             registry=self.registry,
+        )
+
+    def provider_errors_total(self) -> int:
+        """Return the failed provider calls of every provider and kind so far."""
+        return int(
+            sum(
+                sample.value
+                for family in self.provider_errors.collect()
+                for sample in family.samples
+                if sample.name.endswith("_total")
+            )
         )

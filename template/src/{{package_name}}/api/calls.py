@@ -29,6 +29,11 @@ logger = logging.getLogger(__name__)
 END_OF_STREAM = Chunk(finish_reason="stop")
 
 
+def provider_call(services: Services) -> None:
+    """Count a provider call a route starts (``llm_provider_calls_total``)."""
+    services.metrics.provider_calls.add(services.provider.name)
+
+
 def provider_failure(services: Services, error: Exception) -> APIError:
     """Count and log a failed provider call; return the API error it becomes.
 
@@ -120,6 +125,7 @@ class CompletionCall:
     async def completion(self) -> Completion:
         """Call the provider once, under the timeout, and settle the budget."""
         with completion_span(self.services.provider.name, self.request) as span:
+            provider_call(self.services)
             try:
                 async with asyncio.timeout(self.timeout):
                     completion = await self.services.provider.complete(self.request)
@@ -133,6 +139,7 @@ class CompletionCall:
 
     async def first_chunk(self) -> tuple[Chunk, AsyncIterator[Chunk]]:
         """Open the stream and wait for its first chunk: a failure is still a plain error."""
+        provider_call(self.services)
         chunks = aiter(self.services.provider.stream(self.request))
         try:
             async with asyncio.timeout(self.timeout):

@@ -163,6 +163,7 @@ class ResilientProvider:
         breaker_cooldown_seconds: float = 30.0,
         deadline_seconds: float | None = None,
         others: Sequence[Provider] = (),
+        models: Sequence[str] = (),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         draw: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
@@ -179,6 +180,21 @@ class ResilientProvider:
         self._sleep = sleep
         self._draw = draw
         self._clock = clock
+        # Every target the settings name has its breaker (and its metric series) from
+        # the start; only served models reach the chain, so no caller adds one.
+        for model in (*models, *self.fallbacks):
+            for target in self._chain(model):
+                self.breaker(target)
+
+    def open_circuits(self) -> dict[str, bool]:
+        """Return whether each target's circuit is open or half-open, by ``provider:model``.
+
+        Read by the metrics' scrape in a worker thread: the breakers are copied first.
+        """
+        return {
+            f"{provider}:{model}": breaker.state != "closed"
+            for (provider, model), breaker in list(self._breakers.items())
+        }
 
     def breaker(self, target: Target) -> CircuitBreaker:
         """Return the circuit breaker of a provider and model."""

@@ -22,7 +22,7 @@ from ...schemas.embeddings import (
     EmbeddingList,
     EmbeddingUsage,
 )
-from ..calls import provider_failure
+from ..calls import provider_call, provider_failure
 from ..deps import KeyDep, ServicesDep, served_embedding_model
 
 logger = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ async def create_embeddings(
     request = EmbeddingRequest(
         model=model, inputs=texts, dimensions=body.dimensions, user=body.user
     )
+    provider_call(services)
     try:
         async with asyncio.timeout(services.settings.provider_timeout_seconds):
             result = await services.provider.embed(request)

@@ -52,5 +52,6 @@ async def metrics(
                 code="invalid_metrics_token",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+    # Renders (reading the budget from the limit store first) or reuses a recent text.
     text = await services.metrics.exposition.render()
     return Response(text, media_type=CONTENT_TYPE_LATEST)
