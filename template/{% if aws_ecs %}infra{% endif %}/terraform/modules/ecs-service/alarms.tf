@@ -21,10 +21,11 @@ locals {
   # The error budget: the share of API requests that may fail over the SLO's 30 days.
   error_budget = (100 - var.slo_availability_percent) / 100
 
-  # Multi-window, multi-burn-rate alerts from the SRE workbook (chapter 5, table 5-8): a
-  # pair fires when both its long and its short window burn the budget faster than its
-  # factor (14.4x spends 2% of a 30-day budget in an hour); the short window lets the alarm
-  # return to OK soon after the errors stop. CloudWatch allows periods up to 7 days.
+  # Multi-window, multi-burn-rate alerts as the Site Reliability Workbook's "Alerting on
+  # SLOs" recommends: a pair fires when both its long and its short window burn the budget
+  # faster than its factor (14.4x spends 2% of a 30-day budget in an hour); the short window
+  # lets the alarm return to OK soon after the errors stop. An alarm may look back at most
+  # 7 days (period x evaluation periods), so 3 days is one period.
   burn_rate_pairs = {
     page = [
       { long = "1h", short = "5m", factor = 14.4 },
