@@ -620,6 +620,36 @@ def test_environments_pass_the_slo_answers_to_the_alarms(
     assert _first(outputs["dashboard_name"]["value"]) == "${module.service.dashboard_name}"
 
 
+# Prometheus alerts (stream C of issue 25) whose runbook sections the ECS alarms link.
+RUNBOOK_SECTIONS = frozenset(
+    {
+        "LLMServiceErrorBudgetBurnFast",
+        "LLMServiceErrorBudgetBurnSlow",
+        "LLMServiceLatencyP95High",
+        "LLMServiceLatencyP99High",
+        "LLMServiceProviderErrors",
+        "LLMServiceCircuitOpen",
+        "LLMServiceBudgetNearlyExhausted",
+    }
+)
+
+
+@pytest.mark.parametrize("ci", ["github", "gitlab"])
+def test_alarms_link_the_runbook_of_the_repository(rendered: Renderer, ci: str) -> None:
+    project = rendered({"ci": ci})
+    repository = _answers(project)["repository_url"]
+    blob = "/-/blob/main/" if ci == "gitlab" else "/blob/main/"
+    for environment in ENVIRONMENTS:
+        call = _environment_call(project, environment)
+        assert call["runbook_url"] == f"{repository}{blob}docs/runbook.md"
+    sections = _locals(project / TERRAFORM / MODULE / "alarms.tf")["runbook_sections"]
+    assert set(sections.values()) == {name.lower() for name in RUNBOOK_SECTIONS}
+    runbook = project / "docs" / "runbook.md"
+    if runbook.exists():  # the runbook comes with the Prometheus rules (stream C)
+        headings = re.findall(r"^## (\S+)", runbook.read_text(encoding="utf-8"), re.M)
+        assert {name.lower() for name in headings} >= set(sections.values())
+
+
 def test_the_dashboard_is_json_encoded_from_one_local(rendered: Renderer) -> None:
     module = rendered({}) / TERRAFORM / MODULE
     dashboard = _resources(module / "dashboard.tf")[("aws_cloudwatch_dashboard", "this")]

@@ -14,6 +14,19 @@ locals {
   emf_namespace  = "GenAI/${var.name}"
   emf_dimensions = { Service = var.name }
 
+  # The runbook's sections are named after the Prometheus alerts (monitoring/); an ECS alarm
+  # links the section of its counterpart. CPU, memory and unhealthy targets have none.
+  runbook_sections = {
+    "burn-page"       = "llmserviceerrorbudgetburnfast"
+    "burn-ticket"     = "llmserviceerrorbudgetburnslow"
+    "latency-p95"     = "llmservicelatencyp95high"
+    "latency-p99"     = "llmservicelatencyp99high"
+    "provider-errors" = "llmserviceprovidererrors"
+    "circuit-open"    = "llmservicecircuitopen"
+    "budget"          = "llmservicebudgetnearlyexhausted"
+  }
+  runbook = { for key, section in local.runbook_sections : key => var.runbook_url == "" ? "" : " Runbook: ${var.runbook_url}#${section}" }
+
   alb_dimensions          = { LoadBalancer = aws_lb.this.arn_suffix }
   target_group_dimensions = { LoadBalancer = aws_lb.this.arn_suffix, TargetGroup = aws_lb_target_group.this.arn_suffix }
   ecs_dimensions          = { ClusterName = aws_ecs_cluster.this.name, ServiceName = aws_ecs_service.this.name }
@@ -239,7 +252,7 @@ resource "aws_cloudwatch_composite_alarm" "error_budget_burn" {
   for_each = local.burn_rate_rules
 
   alarm_name        = "${var.name}-error-budget-burn-${each.key}"
-  alarm_description = "${each.key == "page" ? "Fast" : "Slow"} burn of the ${var.slo_availability_percent}% availability SLO's error budget: 5xx ratio over two windows above a multiple of the budget (infra/terraform/README.md)."
+  alarm_description = "${each.key == "page" ? "Fast" : "Slow"} burn of the ${var.slo_availability_percent}% availability SLO's error budget: 5xx ratio over two windows above a multiple of the budget (infra/terraform/README.md).${local.runbook["burn-${each.key}"]}"
   alarm_rule        = each.value
   alarm_actions     = local.alarm_actions
   ok_actions        = local.alarm_actions
@@ -259,7 +272,7 @@ resource "aws_cloudwatch_metric_alarm" "latency" {
   }
 
   alarm_name          = "${var.name}-latency-${each.key}"
-  alarm_description   = "Target response time ${each.key} above ${each.value} s for 15 minutes (latency SLO: p95 ${var.slo_latency_seconds} s, p99 alerts at twice it)."
+  alarm_description   = "Target response time ${each.key} above ${each.value} s for 15 minutes (latency SLO: p95 ${var.slo_latency_seconds} s, p99 alerts at twice it).${local.runbook["latency-${each.key}"]}"
   namespace           = "AWS/ApplicationELB"
   metric_name         = "TargetResponseTime"
   dimensions          = local.target_group_dimensions
@@ -326,7 +339,7 @@ resource "aws_cloudwatch_metric_alarm" "ecs" {
 
 resource "aws_cloudwatch_metric_alarm" "provider_errors" {
   alarm_name          = "${var.name}-provider-errors"
-  alarm_description   = "More than ${var.provider_error_ratio_threshold * 100}% of LLM provider calls failed (timeouts, errors, unexpected answers) in 2 of the last 3 five-minute periods."
+  alarm_description   = "More than ${var.provider_error_ratio_threshold * 100}% of LLM provider calls failed (timeouts, errors, unexpected answers) in 2 of the last 3 five-minute periods.${local.runbook["provider-errors"]}"
   comparison_operator = "GreaterThanThreshold"
   evaluation_periods  = 3
   datapoints_to_alarm = 2
@@ -370,7 +383,7 @@ resource "aws_cloudwatch_metric_alarm" "provider_errors" {
 
 resource "aws_cloudwatch_metric_alarm" "circuit_open" {
   alarm_name          = "${var.name}-circuit-open"
-  alarm_description   = "A circuit breaker to an LLM provider target has been open (or half-open) in some task for 5 minutes: requests to it fail fast or go to a fallback."
+  alarm_description   = "A circuit breaker to an LLM provider target has been open (or half-open) in some task for 5 minutes: requests to it fail fast or go to a fallback.${local.runbook["circuit-open"]}"
   namespace           = local.emf_namespace
   metric_name         = "CircuitOpen"
   dimensions          = local.emf_dimensions
@@ -390,7 +403,7 @@ resource "aws_cloudwatch_metric_alarm" "budget_remaining" {
   count = var.daily_token_budget == null ? 0 : 1
 
   alarm_name          = "${var.name}-budget-nearly-exhausted"
-  alarm_description   = "Fewer than ${var.budget_remaining_alarm_ratio * 100}% of the daily token budget (${var.daily_token_budget}) left; at 0 the service answers 429 until 00:00 UTC."
+  alarm_description   = "Fewer than ${var.budget_remaining_alarm_ratio * 100}% of the daily token budget (${var.daily_token_budget}) left; at 0 the service answers 429 until 00:00 UTC.${local.runbook["budget"]}"
   namespace           = local.emf_namespace
   metric_name         = "BudgetRemainingTokens"
   dimensions          = local.emf_dimensions

@@ -497,3 +497,14 @@ variable "budget_remaining_alarm_ratio" {
     error_message = "budget_remaining_alarm_ratio must be a ratio between 0 and 1 (exclusive)."
   }
 }
+
+variable "runbook_url" {
+  description = "URL of the repository's docs/runbook.md; alarm descriptions link its section for the alarm. Empty: no links."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.runbook_url == "" || startswith(var.runbook_url, "https://")
+    error_message = "runbook_url must be an https:// URL (or empty)."
+  }
+}

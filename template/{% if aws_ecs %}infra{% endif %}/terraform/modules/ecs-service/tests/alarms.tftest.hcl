@@ -152,6 +152,11 @@ run "alarms_notify_an_encrypted_topic_only_they_may_publish_to" {
   }
 
   assert {
+    condition     = !strcontains(aws_cloudwatch_composite_alarm.error_budget_burn["page"].alarm_description, "Runbook:")
+    error_message = "Without runbook_url no alarm links a runbook."
+  }
+
+  assert {
     condition     = length(aws_cloudwatch_metric_alarm.budget_remaining) == 0
     error_message = "Without daily_token_budget there is nothing to compare the remaining budget with."
   }
@@ -204,6 +209,7 @@ run "thresholds_follow_the_variables" {
     provider_error_ratio_threshold = 0.2
     daily_token_budget             = 500000
     budget_remaining_alarm_ratio   = 0.25
+    runbook_url                    = "https://github.com/acme/genai-service/blob/main/docs/runbook.md"
     alarm_subscriptions = [
       { protocol = "email", endpoint = "oncall@example.com" },
       { protocol = "https", endpoint = "https://events.pagerduty.com/integration/abc/enqueue" },
@@ -237,6 +243,18 @@ run "thresholds_follow_the_variables" {
   }
 
   assert {
+    condition = (
+      endswith(aws_cloudwatch_composite_alarm.error_budget_burn["page"].alarm_description, " Runbook: https://github.com/acme/genai-service/blob/main/docs/runbook.md#llmserviceerrorbudgetburnfast") &&
+      endswith(aws_cloudwatch_composite_alarm.error_budget_burn["ticket"].alarm_description, "#llmserviceerrorbudgetburnslow") &&
+      endswith(aws_cloudwatch_metric_alarm.latency["p99"].alarm_description, "#llmservicelatencyp99high") &&
+      endswith(aws_cloudwatch_metric_alarm.provider_errors.alarm_description, "#llmserviceprovidererrors") &&
+      endswith(aws_cloudwatch_metric_alarm.circuit_open.alarm_description, "#llmservicecircuitopen") &&
+      endswith(aws_cloudwatch_metric_alarm.budget_remaining[0].alarm_description, "#llmservicebudgetnearlyexhausted")
+    )
+    error_message = "Alarm descriptions must link the runbook section of their Prometheus counterpart."
+  }
+
+  assert {
     condition     = contains(one([for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : widget.properties.alarms if widget.type == "alarm"]), "arn:aws:cloudwatch:us-east-1:123456789012:alarm:genai-service-test-budget-nearly-exhausted")
     error_message = "The dashboard's alarm widget must show the budget alarm."
   }
@@ -261,11 +279,13 @@ run "bad_alarm_settings_are_rejected" {
     budget_remaining_alarm_ratio   = 0
     unhealthy_hosts_threshold      = 0.5
     alarm_subscriptions            = [{ protocol = "http", endpoint = "http://hooks.example.com/alarms" }]
+    runbook_url                    = "docs/runbook.md"
   }
 
   # 100% leaves no error budget; a 0 s latency target always fires; a CPU alarm below
   # autoscaling's 60% target fires in normal operation; ratios are between 0 and 1; hosts
-  # are whole; plain HTTP would send alarm contents unencrypted.
+  # are whole; plain HTTP would send alarm contents unencrypted; a runbook link must open
+  # from an email.
   expect_failures = [
     var.slo_availability_percent,
     var.slo_latency_seconds,
@@ -274,5 +294,6 @@ run "bad_alarm_settings_are_rejected" {
     var.budget_remaining_alarm_ratio,
     var.unhealthy_hosts_threshold,
     var.alarm_subscriptions,
+    var.runbook_url,
   ]
 }
