@@ -465,6 +465,204 @@ def test_provider_timeout_stays_below_the_idle_timeout(rendered: Renderer) -> No
         assert timeout < _effective(project, environment)["idle_timeout"]
 
 
+# --- alarms, dashboard and the service's EMF metrics ------------------------------------
+
+# The metrics the service writes as CloudWatch Embedded Metric Format lines (contract of
+# issue 25): the alarms and the dashboard may only read these from the EMF namespace.
+CONTRACT_EMF_METRICS = frozenset(
+    {
+        "Requests",
+        "Errors5xx",
+        "ProviderCalls",
+        "ProviderErrors",
+        "PromptTokens",
+        "CompletionTokens",
+        "BudgetRemainingTokens",
+        "CircuitOpen",
+        "InFlight",
+    }
+)
+CONTRACT_EMF_SETTINGS = frozenset({"EMF_NAMESPACE", "EMF_SERVICE"})
+# The load balancer's own 5xx count toward the SLO too: a task that is gone answers nothing.
+AVAILABILITY_METRICS = frozenset(
+    {"HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count", "RequestCount"}
+)
+
+
+def _resources(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """Return the resources of a Terraform file by (type, name), attribute lists unwrapped."""
+    return {
+        (kind, name): {key: _first(value) for key, value in body.items()}
+        for block in _hcl(path).get("resource", [])
+        for kind, named in block.items()
+        for name, body in named.items()
+    }
+
+
+def _locals(path: Path) -> dict[str, Any]:
+    return {
+        name: _first(value)
+        for block in _hcl(path).get("locals", [])
+        for name, value in block.items()
+    }
+
+
+def _quoted_names(path: Path) -> set[str]:
+    """CamelCase string literals of a file: the metric names it refers to."""
+    return set(re.findall(r'"([A-Z][A-Za-z0-9_]+)"', path.read_text(encoding="utf-8")))
+
+
+def test_every_alarm_is_named_after_the_service_and_notifies_the_topic(
+    rendered: Renderer,
+) -> None:
+    module = rendered({}) / TERRAFORM / MODULE
+    resources = _resources(module / "alarms.tf")
+    alarms = {
+        key: body
+        for key, body in resources.items()
+        if key[0] in {"aws_cloudwatch_metric_alarm", "aws_cloudwatch_composite_alarm"}
+    }
+    assert {name for kind, name in alarms} >= {
+        "error_budget_burn",
+        "latency",
+        "unhealthy_hosts",
+        "ecs",
+        "provider_errors",
+        "circuit_open",
+        "budget_remaining",
+    }
+    # The burn-rate windows feed their composite alarm, which alone notifies.
+    windows = ("aws_cloudwatch_metric_alarm", "error_budget_burn")
+    assert "alarm_actions" not in alarms[windows]
+    assert "ok_actions" not in alarms[windows]
+    for key, body in alarms.items():
+        assert body["alarm_name"].startswith("${var.name}-"), key
+        if key != windows:
+            assert body["alarm_actions"] == body["ok_actions"] == "${local.alarm_actions}", key
+        if key[0] == "aws_cloudwatch_metric_alarm":
+            assert body["treat_missing_data"] in {"notBreaching", "breaching", "ignore", "missing"}
+    assert _locals(module / "alarms.tf")["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
+
+
+def test_the_alarm_topic_is_encrypted_with_its_own_key(rendered: Renderer) -> None:
+    resources = _resources(rendered({}) / TERRAFORM / MODULE / "alarms.tf")
+    topic = resources[("aws_sns_topic", "alarms")]
+    assert topic["kms_master_key_id"] == "${aws_kms_key.alarms.arn}"
+    assert resources[("aws_kms_key", "alarms")]["enable_key_rotation"] is True
+    policy = resources[("aws_sns_topic_policy", "alarms")]
+    assert policy["arn"] == "${aws_sns_topic.alarms.arn}"
+
+
+def test_availability_alarms_divide_all_5xx_by_the_requests(rendered: Renderer) -> None:
+    resources = _resources(rendered({}) / TERRAFORM / MODULE / "alarms.tf")
+    windows = resources[("aws_cloudwatch_metric_alarm", "error_budget_burn")]
+    queries = windows["metric_query"]
+    metrics = {_first(_first(q["metric"])["metric_name"]) for q in queries if "metric" in q}
+    assert metrics == AVAILABILITY_METRICS
+    assert [_first(q["id"]) for q in queries if _first(q.get("return_data", False)) is True] == [
+        "ratio"
+    ]
+
+
+def test_emf_names_match_the_service_contract(rendered: Renderer) -> None:
+    """The EMF metrics alarmed on and graphed are ones the service writes, on its namespace."""
+    module = rendered({}) / TERRAFORM / MODULE
+    alarm_names = _quoted_names(module / "alarms.tf") & CONTRACT_EMF_METRICS
+    assert alarm_names == {
+        "ProviderErrors",
+        "ProviderCalls",
+        "CircuitOpen",
+        "BudgetRemainingTokens",
+    }
+    dashboard_names = _quoted_names(module / "dashboard.tf") & CONTRACT_EMF_METRICS
+    # Requests and Errors5xx are graphed from the load balancer, which sees every request.
+    assert dashboard_names == CONTRACT_EMF_METRICS - {"Requests", "Errors5xx"}
+    emf = _locals(module / "alarms.tf")
+    assert emf["emf_namespace"] == "GenAI/${var.name}"
+    assert emf["emf_dimensions"] == {"Service": "${var.name}"}
+    ecs = (module / "ecs.tf").read_text(encoding="utf-8")
+    assert "EMF_NAMESPACE = local.emf_namespace" in ecs
+    assert "EMF_SERVICE = local.emf_dimensions.Service" in ecs
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the service's EMF settings (stream A of issue 25) are not on this branch yet; "
+    "drop this marker when they are",
+)
+def test_the_service_reads_the_emf_settings_the_task_sets(rendered: Renderer) -> None:
+    settings = _service_settings(rendered({}))
+    assert settings is not None
+    assert settings >= CONTRACT_EMF_SETTINGS
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_environments_pass_the_slo_answers_to_the_alarms(
+    rendered: Renderer, environment: str
+) -> None:
+    declared = questions()
+    answers = {"slo_availability": 99.9, "slo_latency_seconds": 12.5}
+    assert all(answers[name] != declared[name]["default"] for name in answers)
+    project = rendered(answers)
+    call = _environment_call(project, environment)
+    assert call["slo_availability_percent"] == answers["slo_availability"]
+    assert call["slo_latency_seconds"] == answers["slo_latency_seconds"]
+    assert call["daily_token_budget"] == "${var.daily_token_budget}"
+    assert call["alarm_subscriptions"] == "${var.alarm_subscriptions}"
+    # The module's own defaults are the questions' defaults, for roots that pass nothing.
+    defaults = _module_defaults(project)
+    assert defaults["slo_availability_percent"] == declared["slo_availability"]["default"]
+    assert defaults["slo_latency_seconds"] == declared["slo_latency_seconds"]["default"]
+    outputs = _blocks(
+        _hcl(project / TERRAFORM / "environments" / environment / "outputs.tf"), "output"
+    )
+    assert _first(outputs["alarm_topic_arn"]["value"]) == "${module.service.alarm_topic_arn}"
+    assert _first(outputs["dashboard_name"]["value"]) == "${module.service.dashboard_name}"
+
+
+# Prometheus alerts (stream C of issue 25) whose runbook sections the ECS alarms link.
+RUNBOOK_SECTIONS = frozenset(
+    {
+        "LLMServiceErrorBudgetBurnFast",
+        "LLMServiceErrorBudgetBurnSlow",
+        "LLMServiceLatencyP95High",
+        "LLMServiceLatencyP99High",
+        "LLMServiceProviderErrors",
+        "LLMServiceCircuitOpen",
+        "LLMServiceBudgetNearlyExhausted",
+    }
+)
+
+
+@pytest.mark.parametrize("ci", ["github", "gitlab"])
+def test_alarms_link_the_runbook_of_the_repository(rendered: Renderer, ci: str) -> None:
+    project = rendered({"ci": ci})
+    repository = _answers(project)["repository_url"]
+    blob = "/-/blob/main/" if ci == "gitlab" else "/blob/main/"
+    for environment in ENVIRONMENTS:
+        call = _environment_call(project, environment)
+        assert call["runbook_url"] == f"{repository}{blob}docs/runbook.md"
+    sections = _locals(project / TERRAFORM / MODULE / "alarms.tf")["runbook_sections"]
+    assert set(sections.values()) == {name.lower() for name in RUNBOOK_SECTIONS}
+    runbook = project / "docs" / "runbook.md"
+    if runbook.exists():  # the runbook comes with the Prometheus rules (stream C)
+        headings = re.findall(r"^## (\S+)", runbook.read_text(encoding="utf-8"), re.M)
+        assert {name.lower() for name in headings} >= set(sections.values())
+
+
+def test_the_dashboard_is_json_encoded_from_one_local(rendered: Renderer) -> None:
+    module = rendered({}) / TERRAFORM / MODULE
+    dashboard = _resources(module / "dashboard.tf")[("aws_cloudwatch_dashboard", "this")]
+    assert dashboard["dashboard_name"] == "${var.name}"
+    assert dashboard["dashboard_body"] == "${jsonencode(local.dashboard_body)}"
+    outputs = _blocks(_hcl(module / "outputs.tf"), "output")
+    assert (
+        _first(outputs["dashboard_name"]["value"])
+        == "${aws_cloudwatch_dashboard.this.dashboard_name}"
+    )
+    assert _first(outputs["alarm_topic_arn"]["value"]) == "${aws_sns_topic.alarms.arn}"
+
+
 # --- scanner suppressions ---------------------------------------------------------------
 
 _SUPPRESSION = re.compile(

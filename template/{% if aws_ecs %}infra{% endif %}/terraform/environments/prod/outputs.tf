@@ -27,3 +27,13 @@ output "secret_arns" {
   description = "Secrets to fill with aws secretsmanager put-secret-value before the first deploy."
   value       = module.service.secret_arns
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify; alarm_subscriptions adds email or HTTPS endpoints."
+  value       = module.service.alarm_topic_arn
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of this environment."
+  value       = module.service.dashboard_name
+}

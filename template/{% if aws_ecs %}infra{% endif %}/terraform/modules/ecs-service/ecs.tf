@@ -33,8 +33,12 @@ locals {
   # Empty values mean "unset" so that roots can pass optional settings unconditionally.
   # Only the load balancer can reach the task (security group), so uvicorn may trust its
   # X-Forwarded-For and X-Forwarded-Proto headers for client addresses and the scheme.
+  # EMF_NAMESPACE turns on the service's CloudWatch Embedded Metric Format lines on stdout;
+  # the awslogs driver ships them and CloudWatch Logs extracts the metrics that
+  # alarms.tf and dashboard.tf read (same namespace, dimension Service = EMF_SERVICE).
   environment = merge(
     { FORWARDED_ALLOW_IPS = "*" },
+    { EMF_NAMESPACE = local.emf_namespace, EMF_SERVICE = local.emf_dimensions.Service },
     local.redis_enabled ? { STATE_BACKEND = "redis" } : {},
     { for k, v in var.environment : k => v if v != "" },
   )

@@ -62,3 +62,18 @@ output "redis_endpoint" {
   description = "Primary endpoint of the Valkey holding budgets and rate limits (null without Redis)."
   value       = one(aws_elasticache_replication_group.redis[*].primary_endpoint_address)
 }
+
+output "alarm_topic_arn" {
+  description = "ARN of the SNS topic every alarm notifies on ALARM and OK; subscribe more endpoints with alarm_subscriptions."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard of this environment."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the service's Embedded Metric Format metrics (EMF_NAMESPACE), dimension Service = EMF_SERVICE."
+  value       = local.emf_namespace
+}

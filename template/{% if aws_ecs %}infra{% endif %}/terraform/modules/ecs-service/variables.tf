@@ -389,3 +389,122 @@ variable "redis" {
     error_message = "redis.num_cache_clusters must be 2 (a primary and a replica for failover) to 6."
   }
 }
+
+# --- alarms ----------------------------------------------------------------------------------
+
+variable "alarm_subscriptions" {
+  description = "Who the alarm topic notifies on ALARM and OK: email addresses (each confirms the subscription message AWS sends) or HTTPS endpoints (a pager or chat webhook)."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([
+      for s in var.alarm_subscriptions :
+      (s.protocol == "email" && can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", s.endpoint))) ||
+      (s.protocol == "https" && startswith(s.endpoint, "https://"))
+    ])
+    error_message = "alarm_subscriptions entries must be { protocol = \"email\", endpoint = <address> } or { protocol = \"https\", endpoint = \"https://...\" }."
+  }
+}
+
+variable "slo_availability_percent" {
+  description = "Availability SLO: percent of API requests answered without a 5xx over 30 days. The error budget burn-rate alarms derive their thresholds from it."
+  type        = number
+  default     = 99.5
+
+  validation {
+    condition     = var.slo_availability_percent >= 90 && var.slo_availability_percent < 100
+    error_message = "slo_availability_percent must be from 90 up to (not including) 100."
+  }
+}
+
+variable "slo_latency_seconds" {
+  description = "Latency SLO: the p95 target response time in seconds; the p95 alarm fires above it, the p99 alarm above twice it."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.slo_latency_seconds > 0 && var.slo_latency_seconds <= 600
+    error_message = "slo_latency_seconds must be above 0 and at most 600."
+  }
+}
+
+variable "unhealthy_hosts_threshold" {
+  description = "Alarm when more targets than this fail the readiness check for 5 minutes."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.unhealthy_hosts_threshold >= 0 && floor(var.unhealthy_hosts_threshold) == var.unhealthy_hosts_threshold
+    error_message = "unhealthy_hosts_threshold must be a whole number of targets, 0 or more."
+  }
+}
+
+variable "cpu_alarm_percent" {
+  description = "Alarm when the service's average CPU stays above this for 15 minutes; above cpu_target_percent, which autoscaling holds."
+  type        = number
+  default     = 85
+
+  validation {
+    condition     = var.cpu_alarm_percent > var.cpu_target_percent && var.cpu_alarm_percent <= 100
+    error_message = "cpu_alarm_percent must be above cpu_target_percent (autoscaling's target) and at most 100."
+  }
+}
+
+variable "memory_alarm_percent" {
+  description = "Alarm when a task's memory stays above this percent of its limit for 15 minutes."
+  type        = number
+  default     = 85
+
+  validation {
+    condition     = var.memory_alarm_percent > 0 && var.memory_alarm_percent <= 100
+    error_message = "memory_alarm_percent must be between 1 and 100."
+  }
+}
+
+variable "provider_error_ratio_threshold" {
+  description = "Alarm when more than this share of LLM provider calls fail (EMF ProviderErrors / ProviderCalls)."
+  type        = number
+  default     = 0.05
+
+  validation {
+    condition     = var.provider_error_ratio_threshold > 0 && var.provider_error_ratio_threshold < 1
+    error_message = "provider_error_ratio_threshold must be a ratio between 0 and 1 (exclusive)."
+  }
+}
+
+variable "daily_token_budget" {
+  description = "The service's daily token budget (its DAILY_TOKEN_BUDGET); the budget alarm compares BudgetRemainingTokens with a share of it. null: no budget alarm."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.daily_token_budget == null || try(var.daily_token_budget >= 1, false)
+    error_message = "daily_token_budget must be a positive number of tokens (or null)."
+  }
+}
+
+variable "budget_remaining_alarm_ratio" {
+  description = "Alarm when fewer than this share of the daily token budget remain."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.budget_remaining_alarm_ratio > 0 && var.budget_remaining_alarm_ratio < 1
+    error_message = "budget_remaining_alarm_ratio must be a ratio between 0 and 1 (exclusive)."
+  }
+}
+
+variable "runbook_url" {
+  description = "URL of the repository's docs/runbook.md; alarm descriptions link its section for the alarm. Empty: no links."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.runbook_url == "" || startswith(var.runbook_url, "https://")
+    error_message = "runbook_url must be an https:// URL (or empty)."
+  }
+}

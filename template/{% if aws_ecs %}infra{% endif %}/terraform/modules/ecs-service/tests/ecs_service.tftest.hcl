@@ -139,7 +139,7 @@ run "defaults_are_secure" {
 
   assert {
     condition = [for e in jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment : e.name] == [
-      "FORWARDED_ALLOW_IPS", "LLM_PROVIDER", "LOG_LEVEL",
+      "EMF_NAMESPACE", "EMF_SERVICE", "FORWARDED_ALLOW_IPS", "LLM_PROVIDER", "LOG_LEVEL",
     ]
     error_message = "Settings with an empty value must be left unset."
   }

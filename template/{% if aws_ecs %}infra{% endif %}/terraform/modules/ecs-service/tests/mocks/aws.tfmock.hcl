@@ -110,3 +110,15 @@ mock_data "aws_secretsmanager_random_password" {
     random_password = "not-a-secret-offline-test-token-of-sixty-four-characters-000000"
   }
 }
+
+mock_resource "aws_sns_topic" {
+  defaults = {
+    arn = "arn:aws:sns:us-east-1:123456789012:genai-service-test-alarms"
+  }
+}
+
+mock_resource "aws_cloudwatch_dashboard" {
+  defaults = {
+    dashboard_arn = "arn:aws:cloudwatch::123456789012:dashboard/genai-service-test"
+  }
+}
