@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -467,21 +468,6 @@ def test_provider_timeout_stays_below_the_idle_timeout(rendered: Renderer) -> No
 
 # --- alarms, dashboard and the service's EMF metrics ------------------------------------
 
-# The metrics the service writes as CloudWatch Embedded Metric Format lines (contract of
-# issue 25): the alarms and the dashboard may only read these from the EMF namespace.
-CONTRACT_EMF_METRICS = frozenset(
-    {
-        "Requests",
-        "Errors5xx",
-        "ProviderCalls",
-        "ProviderErrors",
-        "PromptTokens",
-        "CompletionTokens",
-        "BudgetRemainingTokens",
-        "CircuitOpen",
-        "InFlight",
-    }
-)
 CONTRACT_EMF_SETTINGS = frozenset({"EMF_NAMESPACE", "EMF_SERVICE"})
 # The load balancer's own 5xx count toward the SLO too: a task that is gone answers nothing.
 AVAILABILITY_METRICS = frozenset(
@@ -564,19 +550,36 @@ def test_availability_alarms_divide_all_5xx_by_the_requests(rendered: Renderer) 
     ]
 
 
+def _emf_metrics(project: Path) -> frozenset[str]:
+    """The metric names the rendered service's EMF lines carry (emf.py's COUNTERS, GAUGES)."""
+    (module,) = (project / "src").glob("*/emf.py")
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id in {"COUNTERS", "GAUGES"}
+            for target in node.targets
+        ):
+            names |= set(ast.literal_eval(node.value))
+    assert names, "emf.py declares no COUNTERS or GAUGES"
+    return frozenset(names)
+
+
 def test_emf_names_match_the_service_contract(rendered: Renderer) -> None:
     """The EMF metrics alarmed on and graphed are ones the service writes, on its namespace."""
-    module = rendered({}) / TERRAFORM / MODULE
-    alarm_names = _quoted_names(module / "alarms.tf") & CONTRACT_EMF_METRICS
+    project = rendered({})
+    module = project / TERRAFORM / MODULE
+    emf_metrics = _emf_metrics(project)
+    alarm_names = _quoted_names(module / "alarms.tf") & emf_metrics
     assert alarm_names == {
         "ProviderErrors",
         "ProviderCalls",
         "CircuitOpen",
         "BudgetRemainingTokens",
     }
-    dashboard_names = _quoted_names(module / "dashboard.tf") & CONTRACT_EMF_METRICS
+    dashboard_names = _quoted_names(module / "dashboard.tf") & emf_metrics
     # Requests and Errors5xx are graphed from the load balancer, which sees every request.
-    assert dashboard_names == CONTRACT_EMF_METRICS - {"Requests", "Errors5xx"}
+    assert dashboard_names == emf_metrics - {"Requests", "Errors5xx"}
     emf = _locals(module / "alarms.tf")
     assert emf["emf_namespace"] == "GenAI/${var.name}"
     assert emf["emf_dimensions"] == {"Service": "${var.name}"}
@@ -585,12 +588,8 @@ def test_emf_names_match_the_service_contract(rendered: Renderer) -> None:
     assert "EMF_SERVICE = local.emf_dimensions.Service" in ecs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the service's EMF settings (stream A of issue 25) are not on this branch yet; "
-    "drop this marker when they are",
-)
 def test_the_service_reads_the_emf_settings_the_task_sets(rendered: Renderer) -> None:
+    """EMF_NAMESPACE and EMF_SERVICE, which the task sets, are settings of the service."""
     settings = _service_settings(rendered({}))
     assert settings is not None
     assert settings >= CONTRACT_EMF_SETTINGS
@@ -620,7 +619,7 @@ def test_environments_pass_the_slo_answers_to_the_alarms(
     assert _first(outputs["dashboard_name"]["value"]) == "${module.service.dashboard_name}"
 
 
-# Prometheus alerts (stream C of issue 25) whose runbook sections the ECS alarms link.
+# Prometheus alerts whose runbook sections the ECS alarms link.
 RUNBOOK_SECTIONS = frozenset(
     {
         "LLMServiceErrorBudgetBurnFast",
