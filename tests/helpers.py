@@ -381,8 +381,8 @@ def _release_v1_1(template: Path) -> None:
     tpl = template / "template"
     health = tpl / "src" / "{{package_name}}" / "api" / "routes" / "health.py"
     health.write_text(health.read_text().replace(OLD_DOCSTRING, NEW_DOCSTRING))
-    (tpl / "docs").mkdir()
-    (tpl / "docs" / "runbook.md").write_text("# Runbook\n\nPage the owner when /readyz fails.\n")
+    (tpl / "docs").mkdir(exist_ok=True)
+    (tpl / "docs" / "on-call.md").write_text("# On call\n\nPage the owner when /readyz fails.\n")
     (tpl / "src" / "{{package_name}}" / "py.typed").unlink()
     (tpl / ".env.example.jinja").rename(tpl / ".env.sample.jinja")
     pyproject = tpl / "pyproject.toml.jinja"

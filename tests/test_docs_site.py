@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 
 from tests.conftest import Renderer
@@ -93,8 +94,11 @@ def test_questions_page_lists_every_question_with_help_and_default(
         _, help_cell, default_cell, choices_cell = rows[name]
         assert help_cell.split("\n")[0] == spec["help"], f"help of {name}"
         shown_defaults = [line.split(" (")[0].strip() for line in default_cell.split("\n")]
-        # A question not asked with the defaults (its when is false) keeps its own default.
+        # A question not asked with the defaults (its when is false) shows its own default,
+        # computed from the other defaults where it is templated (prometheus_url).
         default = defaults[name] if name in defaults else spec["default"]
+        if name not in defaults and isinstance(default, str) and "{%" in default:
+            default = jinja2.Template(default).render(**defaults)
         assert _shown(default) == shown_defaults[0], f"default of {name}: {default_cell}"
         if "choices" in spec:
             listed = [line.split(":")[0].split(", ") for line in choices_cell.split("\n")]

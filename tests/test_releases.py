@@ -122,7 +122,7 @@ def canonical(tmp_path_factory: pytest.TempPathFactory) -> Canonical:
     workflow.write_text(workflow.read_text() + _WORKFLOW_LINE)
     changelog = dev / "CHANGELOG.md"
     changelog.write_text(changelog.read_text().replace(
-        "## Unreleased", "## v1.1.0 (2026-11-30)\n\n- The runbook arrives; .env.sample.\n\n"
+        "## Unreleased", "## v1.1.0 (2026-11-30)\n\n- The on-call page arrives; .env.sample.\n\n"
         "## v1.0.0 (2026-11-01)", 1))  # fmt: skip
     commit_all(dev, "goldpath 1.1.0")
     git(dev, "tag", "v1.1.0")  # a lightweight tag works as well as an annotated one

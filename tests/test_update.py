@@ -78,7 +78,7 @@ def test_template_changes_arrive_and_unrelated_edits_survive(project: Path) -> N
     assert "from v1.0.0 to v1.1.0" in out
     assert "On call: #genai-oncall" in readme.read_text()
     assert NEW_DOCSTRING in (project / HEALTH).read_text()
-    assert (project / "docs" / "runbook.md").is_file()
+    assert (project / "docs" / "on-call.md").is_file()
     assert not (project / "src" / PACKAGE / "py.typed").exists()
     assert answers_of(project)["_commit"] == "v1.1.0"
 
@@ -325,7 +325,7 @@ def test_json_reports_the_result_and_the_conflicts(project: Path) -> None:
     assert result["path"] == str(project)
     assert (result["from_version"], result["to_version"]) == ("v1.0.0", "v1.1.0")
     assert result["conflicts"] == [HEALTH]
-    assert "docs/runbook.md" in result["changed"]
+    assert "docs/on-call.md" in result["changed"]
     assert result["up_to_date"] is False
     assert result["locked"] is False
 
@@ -361,7 +361,7 @@ def test_json_stdout_holds_only_json_when_a_template_task_prints(tmp_path: Path)
 def test_dry_run_shows_the_diff_and_touches_nothing(project: Path) -> None:
     code, out, err = invoke("update", str(project), "--trust", "--dry-run")
     assert code == 0, err
-    assert "docs/runbook.md" in out
+    assert "docs/on-call.md" in out
     assert "+_commit: v1.1.0" in out
     assert "Would update" in out
     assert git(project, "status", "--porcelain") == ""
@@ -389,7 +389,7 @@ def test_plain_copier_update_works_on_the_same_repository(project: Path) -> None
     copier = require_tool("copier")
     run([copier, "update", "--trust", "--defaults", "--vcs-ref", "v1.1.0"], cwd=project)
     assert answers_of(project)["_commit"] == "v1.1.0"
-    assert (project / "docs" / "runbook.md").is_file()
+    assert (project / "docs" / "on-call.md").is_file()
 
 
 def test_not_a_generated_repository(tmp_path: Path) -> None:
