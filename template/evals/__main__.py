@@ -69,9 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         f"reports in {args.report_dir}"
     )
     if comparison.failed:
-        print(
-            f"evals: regression in {', '.join(comparison.failing_cases)}", file=sys.stderr
-        )
+        print(f"evals: regression in {', '.join(comparison.failing_cases)}", file=sys.stderr)
         for regression in comparison.regressions:
             print(f"  {regression.case}: {regression.reason}", file=sys.stderr)
         return 1

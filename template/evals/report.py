@@ -79,9 +79,7 @@ def markdown_report(document: dict[str, Any]) -> str:
         "|---|---|---:|---:|---:|---|",
     ]
     for case in document["cases"]:
-        detail = case["error"] or "; ".join(
-            c["detail"] for c in case["checks"] if not c["passed"]
-        )
+        detail = case["error"] or "; ".join(c["detail"] for c in case["checks"] if not c["passed"])
         lines.append(
             f"| `{case['id']}` | {case['status']} | {case['score']:.2f} | "
             f"{case['latency_ms']:.0f} | {case['tokens']} | {_cell(detail)} |"

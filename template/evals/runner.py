@@ -60,9 +60,7 @@ class CaseResult:
         return self.prompt_tokens + self.completion_tokens
 
 
-def detect_target(
-    client: openai.OpenAI, *, model: str | None, judge_model: str | None
-) -> Target:
+def detect_target(client: openai.OpenAI, *, model: str | None, judge_model: str | None) -> Target:
     """Return the target; the first listed model is the service's ``DEFAULT_MODEL``."""
     models = list(client.models.list())
     if not models:
@@ -158,7 +156,10 @@ def _ask(client: openai.OpenAI, case: Case, model: str) -> tuple[Answer, int, in
     prompt_tokens = completion_tokens = 0
     for chunk in stream:
         if chunk.usage is not None:
-            prompt_tokens, completion_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+            prompt_tokens, completion_tokens = (
+                chunk.usage.prompt_tokens,
+                chunk.usage.completion_tokens,
+            )
         for choice in chunk.choices:
             if choice.delta.content:
                 text.append(choice.delta.content)
@@ -167,9 +168,7 @@ def _ask(client: openai.OpenAI, case: Case, model: str) -> tuple[Answer, int, in
                     names[delta.index] = delta.function.name
                 if delta.function is not None and delta.function.arguments:
                     arguments.setdefault(delta.index, []).append(delta.function.arguments)
-    calls = tuple(
-        ToolCallMade(names[i], "".join(arguments.get(i, []))) for i in sorted(names)
-    )
+    calls = tuple(ToolCallMade(names[i], "".join(arguments.get(i, []))) for i in sorted(names))
     return Answer("".join(text) if text else None, calls), prompt_tokens, completion_tokens
 
 

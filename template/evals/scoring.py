@@ -146,9 +146,9 @@ def _tool_call(
     return False, "; ".join(problems)
 
 
-def _rubric(check: Mapping[str, Any], answer: Answer, question: str, judge: Judge | None) -> tuple[
-    bool, str
-]:
+def _rubric(
+    check: Mapping[str, Any], answer: Answer, question: str, judge: Judge | None
+) -> tuple[bool, str]:
     if judge is None:
         return False, "no judge"
     shown = _text(answer) or json.dumps([call.__dict__ for call in answer.tool_calls])

@@ -44,9 +44,7 @@ class Measured:
         return self.failures / self.requests if self.requests else 1.0
 
 
-def load_thresholds(
-    path: Path = THRESHOLDS, environ: Mapping[str, str] = os.environ
-) -> Thresholds:
+def load_thresholds(path: Path = THRESHOLDS, environ: Mapping[str, str] = os.environ) -> Thresholds:
     """Return the file's thresholds, each overridden by its environment variable when set."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     if unknown := sorted(set(data) - set(ENV)):
