@@ -1,0 +1,1 @@
+"""The locust load test of the running service and its threshold gate."""
