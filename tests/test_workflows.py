@@ -1007,3 +1007,14 @@ def test_template_update_release_step_runs_on_the_rendered_project(
         assert values["tag"] in tags
         tag_commit = run(["git", "rev-parse", values["tag"] + "^{commit}"], cwd=REPO_ROOT)
         assert values["commit"] == tag_commit.stdout.strip()
+
+
+def test_the_docs_table_lists_every_workflow_that_can_be_rendered(rendered: Renderer) -> None:
+    """docs/github-actions.md's first table: one row per workflow of any combination."""
+    page = DOCS.read_text(encoding="utf-8")
+    table = page.split("| workflow | runs on |", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"^\| `([\w.-]+\.yml)` \|", table, re.M))
+    rendered_names = {"dependabot.yml"}
+    for combo in COMBINATIONS:
+        rendered_names |= set(_workflows(rendered(combo)))
+    assert documented == rendered_names
