@@ -372,6 +372,7 @@ def test_the_quality_stage_runs_the_evals_and_the_load_test_before_any_deploy(
     )
     assert "EVAL_PROVIDER_API_KEY" not in json.dumps(quality.get("variables", {}))
     assert quality["variables"]["STATE_BACKEND"] == "memory"
+    assert "export DAILY_TOKEN_BUDGET=1000000000 DAILY_TOKEN_BUDGET_PER_KEY=1000000000" in script
     artifacts = quality["artifacts"]
     assert artifacts["paths"] == ["reports/"]
     assert artifacts["when"] == "always", "a failed gate keeps its reports"
