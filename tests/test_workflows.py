@@ -49,6 +49,20 @@ _PINNED = re.compile(
     r"^(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40}) # (?P<tag>v\d+\.\d+\.\d+)$"
 )
 _UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": ""}
+# The quality gate (issue 30): the commands of the contract with the eval and load-test suite.
+_EVALS = (
+    "uv run --locked --group quality python -m evals run --base-url http://127.0.0.1:8000/v1"
+    ' --api-key "$EVAL_API_KEY" --report-dir reports/evals'
+)
+_LOAD = (
+    "uv run --locked --group quality locust -f loadtest/locustfile.py --headless"
+    " --host http://127.0.0.1:8000 --users 8 --spawn-rate 4 --run-time 30s"
+    " --csv reports/load/load --html reports/load/report.html"
+)
+_START_EVALS = "Start the service for the evals"
+_START_LOAD = "Start the service for the load test"
+_ON_MAIN = "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'"
+_QUALITY_ENVIRONMENT = f"${{{{ {_ON_MAIN} && vars.EVAL_PROVIDER != '' && 'quality' || '' }}}}"
 
 
 def _combinations() -> list[dict[str, Any]]:
@@ -161,7 +175,7 @@ def project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
 
 def test_a_workflow_is_rendered_exactly_when_its_artifact_is(project: Path) -> None:
     ecs, kubernetes = _targets(project)
-    expected = {"ci.yml", "container.yml", "template-update.yml"}
+    expected = {"ci.yml", "container.yml", "quality.yml", "template-update.yml"}
     expected |= {"infra.yml"} if ecs else set()
     expected |= {"k8s.yml"} if kubernetes != "none" else set()
     expected |= {"deploy.yml"} if ecs or kubernetes != "none" else set()
@@ -227,6 +241,9 @@ def test_permissions_are_empty_at_the_top_and_granted_per_job(project: Path) -> 
                 expected = {("template-update.yml", "update"): "template-update"}.get(
                     (name, job_name), "gitops" if job_name.startswith("gitops-") else None
                 )
+                if job_name == "quality":
+                    # Only main binds the quality environment (the real provider's key).
+                    expected = _QUALITY_ENVIRONMENT
                 assert job["environment"] == expected, f"{name}/{job_name}"
             if writes & {"contents", "pull-requests"}:
                 assert "environment" in job, f"{name}/{job_name} writes outside an environment"
@@ -252,13 +269,22 @@ def test_checkouts_keep_no_credentials_and_runs_hold_no_expressions(project: Pat
         # The one stored secret: the optional GitHub App's key, read by the action that
         # turns it into a token, in the job whose environment holds it.
         secrets = {
-            (job_name, step.get("uses", "").split("@")[0], key)
+            (job_name, step.get("uses", "").split("@")[0] or step["name"], key)
             for job_name, step in _steps(workflow)
-            for key, value in step.get("with", {}).items()
+            for key, value in {**step.get("with", {}), **step.get("env", {})}.items()
             if "secrets." in str(value)
         }
         app_key = ("update", "actions/create-github-app-token", "private-key")
-        assert secrets <= ({app_key} if name == "template-update.yml" else set()), name
+        allowed = {app_key} if name == "template-update.yml" else set()
+        if name in ("quality.yml", "deploy.yml"):
+            # The real provider's key, only to the service the evals call, only off the fake.
+            start = _step_named(workflow, "quality", _START_EVALS)
+            (variable,) = [k for k, v in start["env"].items() if "secrets." in v]
+            assert start["env"][variable] == (
+                "${{ env.EVAL_PROVIDER != 'fake' && secrets.EVAL_PROVIDER_API_KEY || '' }}"
+            )
+            allowed = {("quality", start["name"], variable)}
+        assert secrets <= allowed, name
         text = yaml.safe_dump(workflow)
         assert text.count("secrets.") == len(secrets), f"{name} reads a secret elsewhere"
 
@@ -313,8 +339,8 @@ def test_deploy_goes_through_protected_environments_in_order(
     assert workflow["concurrency"]["cancel-in-progress"] is False
     jobs = workflow["jobs"]
     assert jobs["attest"]["needs"] == "image"
-    assert jobs["staging"]["needs"] == ["image", "attest"]
-    assert jobs["prod"]["needs"] == ["image", "staging"]
+    assert jobs["staging"]["needs"] == ["image", "attest", "quality"]
+    assert jobs["prod"]["needs"] == ["image", "staging", "quality"]
     # A dispatch from another branch builds and deploys nothing.
     main = "github.ref == 'refs/heads/main'"
     for name, job in jobs.items():
@@ -420,6 +446,138 @@ def test_the_digest_step_reads_the_one_manifest_of_the_archive(
     two = archive([{"mediaType": kind, "digest": digest}] * 2)
     assert two.returncode == 1
     assert "expected one image manifest" in two.stdout
+
+
+# --- the quality gate: evals and a load test before every deploy (issue 30) ----------------
+
+
+def _quality_jobs(project: Path) -> dict[str, dict[str, Any]]:
+    """The quality job of quality.yml, and of deploy.yml where that is rendered."""
+    workflows = _workflows(project)
+    return {name: w["jobs"]["quality"] for name, w in workflows.items() if "quality" in w["jobs"]}
+
+
+def _needs(job: Mapping[str, Any]) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def test_the_quality_gate_runs_the_evals_and_the_load_test(project: Path) -> None:
+    ecs, kubernetes = _targets(project)
+    release = ecs or kubernetes != "none"
+    jobs = _quality_jobs(project)
+    assert set(jobs) == ({"quality.yml", "deploy.yml"} if release else {"quality.yml"})
+    triggers = _triggers(_workflows(project)["quality.yml"])
+    # Pull requests always; pushes to main only where deploy.yml does not run the gate.
+    assert set(triggers) == {"pull_request", "workflow_dispatch"} | (set() if release else {"push"})
+    if not release:
+        assert triggers["push"]["branches"] == ["main"]
+    for name, job in jobs.items():
+        steps = job["steps"]
+        runs = [" ".join(s["run"].split()) for s in steps if "run" in s]
+        assert runs.count(_EVALS) == 1, f"{name}: the evals, as the contract has them"
+        assert runs.count(_LOAD) == 1, f"{name}: the load test, as the contract has them"
+        assert runs[0] == "uv sync --locked --group quality"
+        names = [s.get("name", "") for s in steps]
+        evals = next(i for i, s in enumerate(steps) if " ".join(s.get("run", "").split()) == _EVALS)
+        load = next(i for i, s in enumerate(steps) if " ".join(s.get("run", "").split()) == _LOAD)
+        start_evals = names.index(next(n for n in names if n.startswith(_START_EVALS)))
+        start_load = names.index(next(n for n in names if n.startswith(_START_LOAD)))
+        stops = [i for i, n in enumerate(names) if n.startswith("Stop the service")]
+        # Each run has its service: started before, stopped after, then the next one.
+        assert start_evals < evals < stops[0] < start_load < load < stops[1], names
+        # The load test always meets the fake provider; the evals meet it unless main
+        # names a real one.
+        assert steps[start_load]["env"]["LLM_PROVIDER"] == "fake"
+        assert steps[start_evals]["env"]["LLM_PROVIDER"] == "${{ env.EVAL_PROVIDER }}"
+        assert job["env"]["EVAL_PROVIDER"] == (
+            f"${{{{ {_ON_MAIN} && vars.EVAL_PROVIDER || 'fake' }}}}"
+        )
+        assert job["environment"] == _QUALITY_ENVIRONMENT
+        assert job["env"]["API_KEYS"] == job["env"]["EVAL_API_KEY"] == job["env"]["LOAD_API_KEY"]
+        assert job["env"]["STATE_BACKEND"] == "memory"
+        # What runs after a failed eval still runs: the load test, the reports.
+        for step in steps[evals + 1 :]:
+            assert step.get("if") == "${{ !cancelled() }}", f"{name}: {step}"
+        summary = _step_named({"jobs": {"quality": job}}, "quality", "Reports in the job summary")
+        for report in ("reports/evals/report.md", "reports/load/summary.md"):
+            assert report in summary["run"]
+        assert 'done >> "$GITHUB_STEP_SUMMARY"' in summary["run"]
+        (upload,) = [s for s in steps if _key(s) == "upload-artifact"]
+        assert upload["with"]["path"] == "reports/"
+        assert upload is steps[-1]
+    if release:
+        # One gate: deploy.yml runs the job of quality.yml, only on main.
+        gate = dict(jobs["deploy.yml"])
+        assert gate.pop("if") == "github.ref == 'refs/heads/main'"
+        assert gate == jobs["quality.yml"]
+
+
+@pytest.mark.parametrize("combo", WITH_DEPLOY, ids=_ids)
+def test_every_deploy_job_needs_the_quality_gate(rendered: Renderer, combo: dict[str, Any]) -> None:
+    jobs = _workflows(rendered(combo))["deploy.yml"]["jobs"]
+
+    def upstream(name: str) -> set[str]:
+        return {need for direct in _needs(jobs[name]) for need in {direct, *upstream(direct)}}
+
+    deploys = [name for name, job in jobs.items() if "environment" in job and name != "quality"]
+    assert {"staging", "prod"} <= set(deploys)
+    for name in deploys:
+        assert "quality" in upstream(name), f"{name} deploys without the quality gate"
+    for name in ("staging", "prod"):
+        assert "quality" in _needs(jobs[name]), f"{name} names the gate itself"
+    assert "quality" not in upstream("image"), "the build does not wait for the gate"
+
+
+def test_the_quality_gate_starts_and_stops_the_service(rendered: Renderer, tmp_path: Path) -> None:
+    """The start and stop steps as the runner runs them, on the rendered service."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8000)) == 0:
+            pytest.skip("port 8000, the one the workflow's service takes, is in use here")
+    require_tool("curl")
+    uv = require_tool("uv")
+    project = tmp_path / "service"
+    shutil.copytree(rendered({}), project)
+    run([uv, "lock"], cwd=project, env=_UV_ENV)
+    workflow = _workflows(project)["quality.yml"]
+    job = workflow["jobs"]["quality"]
+    # EVAL_PROVIDER needs GitHub's context; a pull request's value is the fake provider.
+    job["env"] = {k: v for k, v in job["env"].items() if k != "EVAL_PROVIDER"}
+    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
+    bin_dir = tmp_path / "bin"
+    if re.search(r"^quality = \[", pyproject, re.M):
+        run([uv, "sync", "--locked", "--group", "quality"], cwd=project, env=_UV_ENV)
+        stand_in(bin_dir, "uv", f'exec "{uv}" "$@"\n')
+    else:
+        # Until the quality group lands with evals/ (issue 30), the service runs without it.
+        run([uv, "sync", "--locked"], cwd=project, env=_UV_ENV)
+        drop = (
+            'for a do shift; case "$a" in --group | quality) ;; *) set -- "$@" "$a" ;; esac; done\n'
+        )
+        stand_in(bin_dir, "uv", drop + f'exec "{uv}" "$@"\n')
+    env_path = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    start = _step_named(workflow, "quality", _START_EVALS)
+    stop = _step_named(workflow, "quality", "Stop the service after")
+    started = {**start, "env": {"LLM_PROVIDER": "fake", **env_path}}
+    try:
+        _run_step(project, workflow, "quality", started, tmp_path)
+        key = job["env"]["EVAL_API_KEY"]
+        request = urllib.request.Request(
+            "http://127.0.0.1:8000/v1/models", headers={"Authorization": f"Bearer {key}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            models = json.load(response)
+        assert [m["owned_by"] for m in models["data"]][:1] == ["fake"]
+    finally:
+        _run_step(project, workflow, "quality", {**stop, "env": env_path}, tmp_path)
+    pid = int((tmp_path / "service.pid").read_text())
+    assert not Path(f"/proc/{pid}").exists(), "the service outlived the stop step"
+    with pytest.raises(urllib.error.URLError, match="refused"):
+        urllib.request.urlopen("http://127.0.0.1:8000/readyz", timeout=5)
 
 
 # --- configuration scans: Trivy config and checkov in CI, for every combination -------------
@@ -849,3 +1007,14 @@ def test_template_update_release_step_runs_on_the_rendered_project(
         assert values["tag"] in tags
         tag_commit = run(["git", "rev-parse", values["tag"] + "^{commit}"], cwd=REPO_ROOT)
         assert values["commit"] == tag_commit.stdout.strip()
+
+
+def test_the_docs_table_lists_every_workflow_that_can_be_rendered(rendered: Renderer) -> None:
+    """docs/github-actions.md's first table: one row per workflow of any combination."""
+    page = DOCS.read_text(encoding="utf-8")
+    table = page.split("| workflow | runs on |", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"^\| `([\w.-]+\.yml)` \|", table, re.M))
+    rendered_names = {"dependabot.yml"}
+    for combo in COMBINATIONS:
+        rendered_names |= set(_workflows(rendered(combo)))
+    assert documented == rendered_names
