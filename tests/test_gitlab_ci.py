@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.conftest import Renderer
-from tests.helpers import REPO_ROOT, answer_combinations, require_tool, run
+from tests.helpers import REPO_ROOT, answer_combinations, free_port, require_tool, run
 
 _COPIER: dict[str, Any] = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
 GITLAB_PINS: dict[str, Any] = _COPIER["gitlab_pins"]["default"]
@@ -334,16 +334,16 @@ def test_the_build_job_reads_the_one_digest_of_the_archive(
     assert not (tmp_path / "image.env").exists()
 
 
-# --- the quality gate: evals and a load test before every deploy (issue 30) ----------------
+# --- the quality gate: evals and a load test before every deploy ---------------------------
 
-# The commands of the contract with the eval and load-test suite.
+# The commands the quality job runs (the service's port in PORT).
 _EVALS = (
-    "uv run --locked --group quality python -m evals run --base-url http://127.0.0.1:8000/v1"
+    "uv run --locked --group quality python -m evals run --base-url http://127.0.0.1:${PORT}/v1"
     ' --api-key "$EVAL_API_KEY" --report-dir reports/evals'
 )
 _LOAD = (
     "uv run --locked --group quality locust -f loadtest/locustfile.py --headless"
-    " --host http://127.0.0.1:8000 --users 8 --spawn-rate 4 --run-time 30s"
+    " --host http://127.0.0.1:${PORT} --users 8 --spawn-rate 4 --run-time 30s"
     " --csv reports/load/load --html reports/load/report.html"
 )
 
@@ -396,11 +396,6 @@ def test_the_quality_script_starts_and_stops_the_service_twice(
     rendered: Renderer, tmp_path: Path
 ) -> None:
     """The job's script under sh, on the rendered service; evals/ and loadtest/ stand in."""
-    import socket
-
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 8000)) == 0:
-            pytest.skip("port 8000, the one the job's service takes, is in use here")
     uv = require_tool("uv")
     project = tmp_path / "service"
     shutil.copytree(rendered(COMBINATIONS[0]), project)
@@ -418,18 +413,14 @@ def test_the_quality_script_starts_and_stops_the_service_twice(
         '  *" locust "*) mkdir -p reports/load; echo load > reports/load/summary.md; exit 0 ;;\n'
         "esac\n"
     )
-    if re.search(r"^quality = \[", pyproject, re.M):
-        drop = ""
-    else:
-        # Until the quality group lands with evals/ (issue 30), the service runs without it.
-        drop = (
-            'for a do shift; case "$a" in --group | quality) ;; *) set -- "$@" "$a" ;; esac; done\n'
-        )
+    assert re.search(r"^quality = \[", pyproject, re.M), "the quality dependency group"
     bin_dir.mkdir()
-    (bin_dir / "uv").write_text(f'#!/bin/sh\n{suites}{drop}exec "{uv}" "$@"\n')
+    (bin_dir / "uv").write_text(f'#!/bin/sh\n{suites}exec "{uv}" "$@"\n')
     (bin_dir / "uv").chmod(0o755)
     env = {**{k: str(v) for k, v in job["variables"].items()}, **uv_env, "LOG_LEVEL": "INFO",
-           "PATH": f"{bin_dir}:{os.environ['PATH']}", "CI_DEFAULT_BRANCH": "main"}  # fmt: skip
+           "PATH": f"{bin_dir}:{os.environ['PATH']}", "CI_DEFAULT_BRANCH": "main",
+           # A free port in place of the job's 8000: tests run side by side on one machine.
+           "PORT": str(free_port())}  # fmt: skip
     script = "\n".join(job["script"])
     passed = run(["sh", "-ec", script], cwd=project, env=env)
     assert "evals\nload" in passed.stdout, "the reports are printed in the job log"

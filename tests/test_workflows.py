@@ -26,6 +26,7 @@ from tests.conftest import Renderer
 from tests.helpers import (
     PROJECT_CHECKS,
     REPO_ROOT,
+    free_port,
     question_choices,
     questions,
     require_tool,
@@ -49,14 +50,14 @@ _PINNED = re.compile(
     r"^(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40}) # (?P<tag>v\d+\.\d+\.\d+)$"
 )
 _UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": ""}
-# The quality gate (issue 30): the commands of the contract with the eval and load-test suite.
+# The quality gate: the commands its jobs run (the service's port in PORT).
 _EVALS = (
-    "uv run --locked --group quality python -m evals run --base-url http://127.0.0.1:8000/v1"
+    "uv run --locked --group quality python -m evals run --base-url http://127.0.0.1:${PORT}/v1"
     ' --api-key "$EVAL_API_KEY" --report-dir reports/evals'
 )
 _LOAD = (
     "uv run --locked --group quality locust -f loadtest/locustfile.py --headless"
-    " --host http://127.0.0.1:8000 --users 8 --spawn-rate 4 --run-time 30s"
+    " --host http://127.0.0.1:${PORT} --users 8 --spawn-rate 4 --run-time 30s"
     " --csv reports/load/load --html reports/load/report.html"
 )
 _START_EVALS = "Start the service for the evals"
@@ -448,7 +449,7 @@ def test_the_digest_step_reads_the_one_manifest_of_the_archive(
     assert "expected one image manifest" in two.stdout
 
 
-# --- the quality gate: evals and a load test before every deploy (issue 30) ----------------
+# --- the quality gate: evals and a load test before every deploy ---------------------------
 
 
 def _quality_jobs(project: Path) -> dict[str, dict[str, Any]]:
@@ -531,13 +532,9 @@ def test_every_deploy_job_needs_the_quality_gate(rendered: Renderer, combo: dict
 
 def test_the_quality_gate_starts_and_stops_the_service(rendered: Renderer, tmp_path: Path) -> None:
     """The start and stop steps as the runner runs them, on the rendered service."""
-    import socket
     import urllib.error
     import urllib.request
 
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 8000)) == 0:
-            pytest.skip("port 8000, the one the workflow's service takes, is in use here")
     require_tool("curl")
     uv = require_tool("uv")
     project = tmp_path / "service"
@@ -549,16 +546,12 @@ def test_the_quality_gate_starts_and_stops_the_service(rendered: Renderer, tmp_p
     job["env"] = {k: v for k, v in job["env"].items() if k != "EVAL_PROVIDER"}
     pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
     bin_dir = tmp_path / "bin"
-    if re.search(r"^quality = \[", pyproject, re.M):
-        run([uv, "sync", "--locked", "--group", "quality"], cwd=project, env=_UV_ENV)
-        stand_in(bin_dir, "uv", f'exec "{uv}" "$@"\n')
-    else:
-        # Until the quality group lands with evals/ (issue 30), the service runs without it.
-        run([uv, "sync", "--locked"], cwd=project, env=_UV_ENV)
-        drop = (
-            'for a do shift; case "$a" in --group | quality) ;; *) set -- "$@" "$a" ;; esac; done\n'
-        )
-        stand_in(bin_dir, "uv", drop + f'exec "{uv}" "$@"\n')
+    assert re.search(r"^quality = \[", pyproject, re.M), "the quality dependency group"
+    run([uv, "sync", "--locked", "--group", "quality"], cwd=project, env=_UV_ENV)
+    stand_in(bin_dir, "uv", f'exec "{uv}" "$@"\n')
+    # A free port in place of the job's 8000: tests run side by side on one machine.
+    port = str(free_port())
+    job["env"]["PORT"] = port
     env_path = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
     start = _step_named(workflow, "quality", _START_EVALS)
     stop = _step_named(workflow, "quality", "Stop the service after")
@@ -567,7 +560,7 @@ def test_the_quality_gate_starts_and_stops_the_service(rendered: Renderer, tmp_p
         _run_step(project, workflow, "quality", started, tmp_path)
         key = job["env"]["EVAL_API_KEY"]
         request = urllib.request.Request(
-            "http://127.0.0.1:8000/v1/models", headers={"Authorization": f"Bearer {key}"}
+            f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {key}"}
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             models = json.load(response)
@@ -577,7 +570,7 @@ def test_the_quality_gate_starts_and_stops_the_service(rendered: Renderer, tmp_p
     pid = int((tmp_path / "service.pid").read_text())
     assert not Path(f"/proc/{pid}").exists(), "the service outlived the stop step"
     with pytest.raises(urllib.error.URLError, match="refused"):
-        urllib.request.urlopen("http://127.0.0.1:8000/readyz", timeout=5)
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5)
 
 
 # --- configuration scans: Trivy config and checkov in CI, for every combination -------------
