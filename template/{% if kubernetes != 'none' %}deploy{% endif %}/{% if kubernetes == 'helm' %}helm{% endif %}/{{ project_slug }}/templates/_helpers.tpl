@@ -11,6 +11,11 @@ app.kubernetes.io/name: {{ include "app.name" . }}
 {{/* Labels of every object: the kustomize flavor's, with Helm's managed-by and chart. */}}
 {{- define "app.labels" -}}
 {{ include "app.selectorLabels" . }}
+{{ include "app.commonLabels" . }}
+{{- end -}}
+
+{{/* Labels of the objects that are the namespace's rather than the service's (default-deny). */}}
+{{- define "app.commonLabels" -}}
 app.kubernetes.io/part-of: {{ include "app.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}-{{ .Values.environment }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
