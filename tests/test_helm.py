@@ -233,7 +233,7 @@ def test_monitoring_copies_in_the_chart_follow_the_sources(
     shutil.copytree(rendered({"kubernetes": "helm"}), project)
     script = project / "scripts" / "sync_monitoring.py"
     # The interpreter of these tests has PyYAML, which the script needs.
-    check = [script, "--check"]
+    check: list[str | Path] = [script, "--check"]
     run([sys.executable, *check], cwd=project)
     rules = project / "monitoring" / "prometheus" / "rules.yml"
     loaded = yaml.safe_load(rules.read_text(encoding="utf-8"))
