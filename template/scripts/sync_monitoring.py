@@ -3,8 +3,8 @@
 monitoring/prometheus/rules.yml and monitoring/grafana/dashboard.json are the sources a
 team edits; the PrometheusRule's spec and the dashboard ConfigMap under deploy/ carry
 the same content for the Prometheus Operator, and a Helm chart holds both files as they are
-(deploy/helm/<chart>/files/), which its templates read with .Files.Get. ``--check`` changes nothing and exits 1
-naming every copy whose parsed content differs from its source.
+(deploy/helm/<chart>/files/), which its templates read with .Files.Get. ``--check`` changes
+nothing and exits 1 naming every copy whose parsed content differs from its source.
 """
 
 from __future__ import annotations
@@ -99,11 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     dashboard = (args.root / DASHBOARD).read_text(encoding="utf-8")
     jobs = [(path, rules, _same_rules, _rule_copy) for path in RULE_COPIES]
     jobs += [(path, dashboard, _same_dashboard, _dashboard_copy) for path in DASHBOARD_COPIES]
-    jobs += [(path, rules, _same_text, _whole_copy) for path in _chart_copies(args.root, RULES.name)]
-    jobs += [
-        (path, dashboard, _same_text, _whole_copy)
-        for path in _chart_copies(args.root, DASHBOARD.name)
-    ]
+    for source, name in ((rules, RULES.name), (dashboard, DASHBOARD.name)):
+        jobs += [(path, source, _same_text, _whole_copy) for path in _chart_copies(args.root, name)]
     stale = []
     for path, source, same, rewrite in jobs:
         target = args.root / path
