@@ -28,8 +28,11 @@ from tests.test_kubernetes import (
 Renderer = Callable[[Mapping[str, Any]], Path]
 FLUX_SCHEMAS = REPO_ROOT / "src" / "goldpath" / "schemas" / "flux"
 SOURCE_KINDS = {"GitRepository", "Kustomization"}
+# The chart's releases take the Kustomizations' place (tests/test_helm.py checks them).
+HELM_KINDS = {"GitRepository", "HelmRelease"}
 IMAGE_KINDS = {"ImageRepository", "ImagePolicy", "ImageUpdateAutomation"}
 WITH_FLUX = [c for c in WITH_KUBERNETES if c.get("gitops") == "flux"]
+WITH_FLUX_KUSTOMIZATIONS = [c for c in WITH_FLUX if c.get("kubernetes") != "helm"]
 WITH_IMAGE_AUTOMATION = [c for c in WITH_FLUX if c.get("flux_image_automation")]
 SETTER = re.compile(r'#\s*(\{"\$imagepolicy":\s*"[^"]+"\})\s*$')
 DIGEST = "sha256:" + "ab" * 32
@@ -57,11 +60,11 @@ def _validators() -> dict[str, Any]:
         jsonschema.Draft202012Validator.check_schema(schema)
         kind, api_version = schema["title"].split()
         validators[kind] = (api_version, jsonschema.Draft202012Validator(schema))
-    assert set(validators) == SOURCE_KINDS | IMAGE_KINDS
+    assert set(validators) == SOURCE_KINDS | HELM_KINDS | IMAGE_KINDS
     return validators
 
 
-def _errors(obj: Manifest) -> list[str]:
+def flux_errors(obj: Manifest) -> list[str]:
     api_version, validator = _validators()[obj["kind"]]
     assert obj["apiVersion"] == api_version, obj["kind"]
     return [
@@ -69,18 +72,19 @@ def _errors(obj: Manifest) -> list[str]:
     ]
 
 
-def _flux_objects(project: Path) -> list[Manifest]:
+def flux_objects(project: Path) -> list[Manifest]:
     files = sorted((project / "deploy" / "flux").glob("*.yaml"))
     return [doc for f in files for doc in load_yaml_documents(f.read_text(encoding="utf-8"))]
 
 
 def test_flux_objects_pass_their_crd_schemas(flux_project: Path) -> None:
     """Every object in deploy/flux is valid for its Flux CRD, unknown fields rejected."""
-    objects = _flux_objects(flux_project)
+    objects = flux_objects(flux_project)
     automation = _answer(flux_project, "flux_image_automation")
-    assert {o["kind"] for o in objects} == SOURCE_KINDS | (IMAGE_KINDS if automation else set())
+    kinds = HELM_KINDS if _answer(flux_project, "kubernetes") == "helm" else SOURCE_KINDS
+    assert {o["kind"] for o in objects} == kinds | (IMAGE_KINDS if automation else set())
     for obj in objects:
-        assert not _errors(obj), (obj["kind"], obj["metadata"]["name"], _errors(obj))
+        assert not flux_errors(obj), (obj["kind"], obj["metadata"]["name"], flux_errors(obj))
         assert obj["metadata"]["namespace"] == "flux-system"
         # The Backstage Kubernetes (and Flux) plugins find them by the catalog's selector.
         slug = _answer(flux_project, "project_slug")
@@ -100,19 +104,26 @@ def test_the_flux_schemas_reject_what_the_crds_reject(
     rendered: Renderer, kind: str, path: tuple[str, ...], value: Any
 ) -> None:
     """The vendored schemas are closed: an invented field, a wrong type or value fails."""
-    obj = next(o for o in _flux_objects(rendered({"gitops": "flux"})) if o["kind"] == kind)
-    assert not _errors(obj)
+    obj = next(o for o in flux_objects(rendered({"gitops": "flux"})) if o["kind"] == kind)
+    assert not flux_errors(obj)
     holder = obj
     for key in path[:-1]:
         holder = holder[key]
     holder[path[-1]] = value
-    assert _errors(obj)
+    assert flux_errors(obj)
 
 
-def test_kustomizations_apply_what_builds_in_order(flux_project: Path) -> None:
+@pytest.fixture(params=WITH_FLUX_KUSTOMIZATIONS, ids=_ids)
+def kustomizations_project(request: pytest.FixtureRequest, rendered: Renderer) -> Path:
+    """A rendered project whose Flux objects are Kustomizations (kustomize or manifests)."""
+    return rendered(request.param)
+
+
+def test_kustomizations_apply_what_builds_in_order(kustomizations_project: Path) -> None:
     """Each Kustomization applies an overlay that builds into its targetNamespace, prunes, waits
     for the Deployment within a timeout, and follows the previous environment."""
-    objects = _flux_objects(flux_project)
+    flux_project = kustomizations_project
+    objects = flux_objects(flux_project)
     source = _one(objects, "GitRepository")
     slug = _answer(flux_project, "project_slug")
     assert (
@@ -161,7 +172,7 @@ def test_image_automation_updates_only_dev_through_its_policy(automation_project
     """The dev overlay marks name, tag and digest for the dev ImagePolicy; nothing else is marked;
     the automation commits to the branch the GitRepository deploys, in the dev overlay."""
     project = automation_project
-    objects = _flux_objects(project)
+    objects = flux_objects(project)
     policy = _one(objects, "ImagePolicy")
     reference = f"{policy['metadata']['namespace']}:{policy['metadata']['name']}"
     overlays = project / "deploy" / "kustomize" / "overlays"

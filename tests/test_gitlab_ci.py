@@ -248,9 +248,15 @@ def test_the_gates_of_the_github_workflows_are_all_there(
         )
         assert "checkov" in validate
         assert f"{trivy} config --exit-code 1" in validate
+    assert ("helm-template" in jobs) == (kubernetes == "helm")
     if kubernetes == "kustomize":
         assert "kubectl kustomize" in scripts["kustomize-build"]
         assert jobs["k8s-validate"]["needs"] == ["kustomize-build"]
+    if kubernetes == "helm":
+        assert "helm lint --strict" in scripts["helm-template"]
+        assert '> "k8s/$env.yaml"' in scripts["helm-template"]
+        assert jobs["k8s-validate"]["needs"] == ["helm-template"]
+        assert f"{trivy} config --exit-code 1 k8s" in scripts["k8s-validate"]
     assert "zizmor" not in everything
 
 
@@ -300,12 +306,20 @@ def test_one_image_is_built_and_its_digest_is_deployed(
         assert "deploy-staging" in jobs["deploy-prod"]["needs"]
         assert jobs["deploy-prod"]["rules"][0]["when"] == "manual"
     gitops = sorted(name for name in jobs if name.startswith("gitops-"))
-    expected = {"kustomize": ["gitops-prod", "gitops-staging"], "manifests": ["gitops-prod"]}
+    expected = {
+        "kustomize": ["gitops-prod", "gitops-staging"],
+        "helm": ["gitops-prod", "gitops-staging"],
+        "manifests": ["gitops-prod"],
+    }
     assert gitops == expected.get(combo["kubernetes"], [])
     for name in gitops:
         env = name.removeprefix("gitops-")
         assert jobs[name]["needs"] == [f"deploy-{env}"]
         assert 'python3 scripts/set_image.py "$MANIFEST"' in _script(jobs[name])
+        if combo["kubernetes"] == "helm":
+            # The environment's values file, which scripts/set_image.py edits.
+            manifest = jobs[name]["variables"]["MANIFEST"]
+            assert manifest == f"deploy/helm/my-genai-service/values-{env}.yaml"
 
 
 def test_the_build_job_reads_the_one_digest_of_the_archive(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from goldpath import helm_chart
 from tests.helpers import (
     REPO_ROOT,
     answer_combinations,
@@ -76,12 +77,14 @@ COMBINATIONS: list[dict[str, Any]] = [
     *({**combo, "otel": True} for combo in answer_combinations("llm_provider")),
     # Flux image automation changes the dev overlay (setter markers, a digest field).
     {"gitops": "flux", "flux_image_automation": True},
-    # Redis state adds STATE_BACKEND and an egress rule (both layouts).
+    # Redis state adds STATE_BACKEND and an egress rule (every layout; the chart with otel too).
     *({"kubernetes": layout, "state_backend": "redis"} for layout in ("kustomize", "manifests")),
-    # A plain Prometheus: pod annotations instead of the Operator's objects (both layouts),
+    {"kubernetes": "helm", "state_backend": "redis", "otel": True, "llm_provider": "bedrock"},
+    # A plain Prometheus: pod annotations instead of the Operator's objects (every layout),
     # and its own default prometheus_url for KEDA.
     {"kubernetes": "kustomize", "k8s_monitoring": "prometheus"},
     {"kubernetes": "manifests", "k8s_monitoring": "prometheus", "k8s_autoscaler": "keda"},
+    {"kubernetes": "helm", "k8s_monitoring": "prometheus", "k8s_autoscaler": "keda"},
     # A Prometheus elsewhere: the KEDA trigger must follow the answer.
     {"k8s_autoscaler": "keda", "prometheus_url": "https://prometheus.example.internal:9443"},
 ]
@@ -137,11 +140,25 @@ def _kustomize(overlay: Path) -> list[Manifest]:
     return load_yaml_documents(_BUILT[overlay])
 
 
+_HELM_RENDERED: dict[tuple[Path, str], str] = {}
+
+
+def helm_render(chart: Path, env: str) -> list[Manifest]:
+    """Render a chart for an environment once per test process (``helm template``)."""
+    if (chart, env) not in _HELM_RENDERED:
+        require_module(helm_chart.MODULE)
+        _HELM_RENDERED[chart, env] = helm_chart.render_chart(chart, environment=env)
+    return load_yaml_documents(_HELM_RENDERED[chart, env])
+
+
 def manifest_sets(project: Path) -> dict[str, list[Manifest]]:
-    """What would be applied, by source: each built overlay, or the plain manifests."""
+    """What would be applied, by source: each built overlay or rendered chart, or the manifests."""
     if _answer(project, "kubernetes") == "kustomize":
         overlays = project / "deploy" / "kustomize" / "overlays"
         return {env: _kustomize(overlays / env) for env in ENVIRONMENTS}
+    if _answer(project, "kubernetes") == "helm":
+        (chart,) = helm_chart.chart_dirs(project)
+        return {env: helm_render(chart, env) for env in ENVIRONMENTS}
     files = sorted((project / "deploy" / "manifests").glob("*.yaml"))
     return {"manifests": [doc for f in files for doc in load_yaml_documents(f.read_text())]}
 
@@ -197,6 +214,7 @@ def test_layout_follows_the_answers(project: Path) -> None:
     deploy = project / "deploy"
     assert (deploy / "kustomize").is_dir() == (kubernetes == "kustomize")
     assert (deploy / "manifests").is_dir() == (kubernetes == "manifests")
+    assert (deploy / "helm").is_dir() == (kubernetes == "helm")
     assert (deploy / "argocd").is_dir() == (_answer(project, "gitops") == "argocd")
     assert (deploy / "flux").is_dir() == (_answer(project, "gitops") == "flux")
     assert (deploy / "README.md").is_file()
@@ -241,8 +259,10 @@ def test_every_object_passes_strict_schema_validation(project: Path) -> None:
                 except validator.ValidationError as error:
                     pytest.fail(f"{source}: {obj['kind']}/{obj['metadata']['name']}: {error}")
                 checked += 1
-    # Namespace, ServiceAccount, ConfigMap, Deployment, Service, PDB, two NetworkPolicies.
-    assert checked >= 8 * len(KUBERNETES_VERSIONS)
+    # ServiceAccount, ConfigMap, Deployment, Service, PDB, two NetworkPolicies, and but for the
+    # chart (its namespace is the release's) the Namespace, in every set.
+    per_set = 7 if _answer(project, "kubernetes") == "helm" else 8
+    assert checked >= per_set * len(KUBERNETES_VERSIONS) * len(manifest_sets(project))
 
 
 @pytest.fixture(params=WITH_KEDA, ids=_ids)
@@ -597,12 +617,20 @@ def test_user_matches_the_dockerfile_and_the_pod_is_restricted(project: Path) ->
         volumes = {v["name"]: v for v in pod["volumes"]}
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         assert "emptyDir" in volumes[mounts["/tmp"]["name"]]
-        namespace = _one(objects, "Namespace")
-        labels = namespace["metadata"]["labels"]
-        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        if _answer(project, "kubernetes") == "helm":
+            # The release's namespace; whoever creates it labels it (test_helm.py checks how).
+            name = helm_chart.release_namespace(
+                project / "deploy" / "helm" / _answer(project, "project_slug"), source
+            )
+            assert not [o for o in objects if o["kind"] == "Namespace"], source
+        else:
+            namespace = _one(objects, "Namespace")
+            labels = namespace["metadata"]["labels"]
+            assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+            name = namespace["metadata"]["name"]
         for obj in objects:
             if obj["kind"] not in {"Namespace", *ARGO_KINDS}:
-                assert obj["metadata"]["namespace"] == namespace["metadata"]["name"], source
+                assert obj["metadata"]["namespace"] == name, source
 
 
 def test_shutdown_outlasts_prestop_plus_the_uvicorn_timeout(project: Path) -> None:
@@ -654,10 +682,11 @@ def test_settings_come_from_config_and_secrets_from_files(project: Path) -> None
         assert volumes[mount["name"]]["secret"]["secretName"] == f"{slug}-secrets"
 
 
-# The Prometheus Operator's objects, by file: kustomize base and plain manifests.
+# The Prometheus Operator's objects, by file: kustomize base, plain manifests, chart templates.
 OPERATOR_FILES = {
     "kustomize": ("servicemonitor.yaml", "prometheusrule.yaml", "grafana-dashboard.yaml"),
     "manifests": ("80-servicemonitor.yaml", "81-prometheusrule.yaml", "82-grafana-dashboard.yaml"),
+    "helm": ("servicemonitor.yaml", "prometheusrule.yaml", "grafana-dashboard.yaml"),
 }
 
 
@@ -674,7 +703,15 @@ def test_operator_objects_follow_the_monitoring_answer(project: Path) -> None:
     ConfigMap (in the base's resources); a plain Prometheus gets none of them."""
     layout = _answer(project, "kubernetes")
     operator = _answer(project, "k8s_monitoring") == "prometheus-operator"
-    directory = project / "deploy" / layout / ("base" if layout == "kustomize" else "")
+    directory = (
+        project
+        / "deploy"
+        / layout
+        / {
+            "kustomize": "base",
+            "helm": f"{_answer(project, 'project_slug')}/templates",
+        }.get(layout, "")
+    )
     for name in OPERATOR_FILES[layout]:
         assert (directory / name).is_file() == operator, name
     if layout == "kustomize":
@@ -955,9 +992,20 @@ def test_argocd_applications_point_at_what_builds(argocd_project: Path) -> None:
         assert spec["source"]["repoURL"] in project_spec["sourceRepos"]
         source_dir = project / spec["source"]["path"]
         assert source_dir.is_dir(), spec["source"]["path"]
-        env = source_dir.name if source_dir.parent.name == "overlays" else "manifests"
+        if "helm" in spec["source"]:
+            # A release of the chart with the environment's values file, in a namespace that
+            # Argo CD creates with the Pod Security labels the kustomize Namespace carries.
+            (values_file,) = spec["source"]["helm"]["valueFiles"]
+            assert (source_dir / values_file).is_file(), values_file
+            env = values_file.removeprefix("values-").removesuffix(".yaml")
+            namespace = helm_chart.release_namespace(source_dir, env)
+            assert "CreateNamespace=true" in spec["syncPolicy"]["syncOptions"]
+            labels = spec["syncPolicy"]["managedNamespaceMetadata"]["labels"]
+            assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        else:
+            env = source_dir.name if source_dir.parent.name == "overlays" else "manifests"
+            namespace = _one(sets[env], "Namespace")["metadata"]["name"]
         objects = sets[env]
-        namespace = _one(objects, "Namespace")["metadata"]["name"]
         assert spec["destination"]["namespace"] == namespace
         assert {"server": spec["destination"]["server"], "namespace": namespace} in project_spec[
             "destinations"

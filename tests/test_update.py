@@ -168,6 +168,45 @@ def test_data_turns_an_artifact_off_and_on(project: Path) -> None:
     assert not (project / "deploy" / "kustomize").exists()
 
 
+def test_data_turns_kustomize_into_helm_and_back(project: Path) -> None:
+    """kubernetes=helm replaces the overlays with the chart (and CI follows); back again the
+    chart goes and the overlays return; edits outside deploy/ stay throughout."""
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "\n## Team notes\n\nOn call: #genai-oncall\n")
+    runbook = project / "docs" / "team-runbook.md"
+    runbook.parent.mkdir(exist_ok=True)
+    runbook.write_text("# Our runbook\n")
+    commit_all(project, "team notes")
+    chart = project / "deploy" / "helm" / answers_of(project)["project_slug"]
+    workflow = project / ".github" / "workflows" / "k8s.yml"
+    code, _, err = invoke(
+        "update", str(project), "--trust", "--no-lock", "--data", "kubernetes=helm"
+    )
+    assert code == 0, err
+    assert answers_of(project)["kubernetes"] == "helm"
+    assert not (project / "deploy" / "kustomize").exists()
+    for name in (
+        "Chart.yaml",
+        "values.schema.json",
+        "values-prod.yaml",
+        "templates/deployment.yaml",
+    ):
+        assert (chart / name).is_file(), name
+    assert "helm lint --strict" in workflow.read_text()
+    assert "On call: #genai-oncall" in readme.read_text()
+    assert runbook.read_text() == "# Our runbook\n"
+    commit_all(project, "helm")
+    code, _, err = invoke(
+        "update", str(project), "--trust", "--no-lock", "--data", "kubernetes=kustomize"
+    )
+    assert code == 0, err
+    assert not (project / "deploy" / "helm").exists()
+    assert (project / "deploy" / "kustomize" / "overlays" / "prod" / "kustomization.yaml").is_file()
+    assert "helm" not in workflow.read_text()
+    assert "On call: #genai-oncall" in readme.read_text()
+    assert runbook.is_file()
+
+
 def test_data_moves_the_repository_from_github_to_gitlab_and_back(project: Path) -> None:
     """The files of the old answer go and the new answer's arrive, with the release."""
     assert (project / ".github" / "workflows" / "ci.yml").is_file()

@@ -12,8 +12,9 @@ import yaml
 from typer.testing import CliRunner
 
 from goldpath.cli import app
+from goldpath.commands import verify
 from tests.conftest import Renderer
-from tests.helpers import require_tool, run
+from tests.helpers import require_module, require_tool, run
 from tests.test_workflows import _combinations
 
 pytestmark = pytest.mark.slow
@@ -277,8 +278,8 @@ def test_unpinned_action_fails_zizmor(project: Path, tmp_path: Path) -> None:
 # Kubernetes egress). The Python toolchain checks run on four combinations in
 # test_generated.py; Terraform's plan-based tests run per provider in test_terraform.py.
 ARTIFACT_CHECKS = (
-    "hadolint", "kustomize build", "kubernetes schemas", "flux schemas", "checkov",
-    "trivy config", "zizmor", "gitlab-ci schema",
+    "hadolint", "kustomize build", "helm lint and template", "kubernetes schemas",
+    "flux schemas", "checkov", "trivy config", "zizmor", "gitlab-ci schema",
 )  # fmt: skip
 VERIFY_COMBINATIONS = [
     *_combinations(),
@@ -308,6 +309,8 @@ def test_verify_passes_on_every_combination(
     expected |= {"gitlab-ci schema"} if answers.get("ci") == "gitlab" else {"zizmor"}
     if answers.get("kubernetes", "kustomize") != "none":
         expected |= {"kustomize build", "kubernetes schemas"}
+    if answers.get("kubernetes") == "helm":
+        expected |= {"helm lint and template"}
     if answers.get("gitops") == "flux":
         expected |= {"flux schemas"}
     assert set(rows) == expected
@@ -351,6 +354,40 @@ def test_a_flux_object_with_a_wrong_field_fails_flux_schemas(
     detail = str(rows["flux schemas"]["detail"])
     assert "deploy/flux/kustomizations.yaml Kustomization/" in detail
     assert "$.spec.prune: 'true' is not of type 'boolean'" in detail
+
+
+def test_a_chart_value_the_schema_refuses_fails_helm_and_names_it(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    """verify lints and renders the chart per environment; a bad value fails, named."""
+    require_module("helm_python")
+    project = tmp_path / "service"
+    shutil.copytree(rendered({"kubernetes": "helm"}), project)
+    run(["git", "init", "--quiet"], cwd=project)
+    code, rows = _verify(project, "helm lint and template", "kubernetes schemas")
+    assert code == 0, rows
+    values = next((project / "deploy" / "helm").glob("*/values-staging.yaml"))
+    _replace(values, "logLevel: INFO", "logLevel: LOUD")
+    code, rows = _verify(project, "helm lint and template")
+    assert code == 1
+    assert rows["helm lint and template"]["status"] == "failed"
+    detail = str(rows["helm lint and template"]["detail"])
+    assert detail.startswith("staging: ")
+    assert "logLevel" in detail
+
+
+def test_without_the_helm_library_verify_says_so(
+    rendered: Renderer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """helm-python-sdk is not a goldpath dependency: without it the check is not run, and the
+    row says what to install."""
+    project = tmp_path / "service"
+    shutil.copytree(rendered({"kubernetes": "helm"}), project)
+    run(["git", "init", "--quiet"], cwd=project)
+    monkeypatch.setitem(verify._MODULES, "helm-python-sdk", lambda: False)
+    _, rows = _verify(project, "helm lint and template")
+    assert rows["helm lint and template"]["status"] == "not run"
+    assert "pip install helm-python-sdk" in str(rows["helm lint and template"]["detail"])
 
 
 def test_gitlab_ci_schema_checks_the_pipeline_of_a_gitlab_project(

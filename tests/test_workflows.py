@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
+from goldpath import helm_chart
+from tests import helm_shim
 from tests.conftest import Renderer
 from tests.helpers import (
     PROJECT_CHECKS,
@@ -29,6 +31,7 @@ from tests.helpers import (
     free_port,
     question_choices,
     questions,
+    require_module,
     require_tool,
     run,
     stand_in,
@@ -147,10 +150,21 @@ def _step_named(workflow: Mapping[str, Any], job: str, prefix: str) -> dict[str,
 
 
 def _run_step(
-    project: Path, workflow: Mapping[str, Any], job: str, step: Mapping[str, Any], tmp: Path
+    project: Path,
+    workflow: Mapping[str, Any],
+    job: str,
+    step: Mapping[str, Any],
+    tmp: Path,
+    *,
+    bin_dir: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a step's script as the runner would: bash -eo pipefail, job and step env set."""
+    """Run a step's script as the runner would: bash -eo pipefail, job and step env set.
+
+    ``bin_dir`` goes first on PATH: stand-ins for what a setup action would install.
+    """
+    path = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"} if bin_dir else {}
     env = {
+        **path,
         **{k: str(v) for k, v in workflow.get("env", {}).items()},
         **{k: str(v) for k, v in workflow["jobs"][job].get("env", {}).items()},
         **{k: str(v) for k, v in step.get("env", {}).items()},
@@ -352,7 +366,11 @@ def test_deploy_goes_through_protected_environments_in_order(
         assert "aws-actions/amazon-ecr-login" in uses
         assert ("aws-actions/amazon-ecs-deploy-task-definition" in uses) == ecs
     gitops = {name for name in jobs if name.startswith("gitops-")}
-    expected = {"kustomize": {"gitops-staging", "gitops-prod"}, "manifests": {"gitops-prod"}}
+    expected = {
+        "kustomize": {"gitops-staging", "gitops-prod"},
+        "helm": {"gitops-staging", "gitops-prod"},
+        "manifests": {"gitops-prod"},
+    }
     assert gitops == expected.get(kubernetes, set())
     for name in gitops:
         assert jobs[name]["environment"] == "gitops"
@@ -616,6 +634,15 @@ def test_every_configuration_is_scanned_in_ci(project: Path) -> None:
         build = _step_named(k8s, "validate", "Build every overlay")["run"]
         built = 'kubectl kustomize "$overlay" > "$RUNNER_TEMP/k8s/$(basename "$overlay").yaml"'
         assert built in build
+    elif kubernetes == "helm":
+        k8s = workflows["k8s.yml"]
+        assert _config_scans(k8s, "validate") == (
+            "${{ runner.temp }}/k8s",
+            ('"$RUNNER_TEMP/k8s"', "kubernetes"),
+        )
+        render = _step_named(k8s, "validate", "Lint the chart strictly")["run"]
+        assert "helm lint --strict" in render
+        assert '> "$RUNNER_TEMP/k8s/$env.yaml"' in render
     elif kubernetes == "manifests":
         assert _config_scans(workflows["k8s.yml"], "validate") == (
             "deploy/manifests",
@@ -647,8 +674,13 @@ def _run_config_scans(
     bin_dir = tmp / "bin"
     stand_in(bin_dir, "uvx", f'shift 3\nexec "{checkov}" "$@"\n')  # --from checkov==X checkov
     results = []
+    helm_bin: Path | None = None
     for step in workflow["jobs"][job]["steps"]:
-        if _key(step) == "trivy":
+        if _key(step) == "setup-helm":
+            # What the action installs: here a shim on the Helm library (tests/helm_shim.py).
+            require_module("helm_python")
+            helm_bin = helm_shim.install(tmp / "helm-bin")
+        elif _key(step) == "trivy":
             target = step["with"]["scan-ref"].replace("${{ runner.temp }}", str(tmp))
             command = [trivy, "config", "--skip-check-update", "--skip-version-check", "--quiet",
                        "--exit-code", step["with"]["exit-code"], "--cache-dir", tmp / "cache",
@@ -660,7 +692,7 @@ def _run_config_scans(
             result = subprocess.run(bash, cwd=project, env=env, capture_output=True, text=True)
             results.append(result)
         elif "run" in step:
-            _run_step(project, workflow, job, step, tmp)
+            _run_step(project, workflow, job, step, tmp, bin_dir=helm_bin)
     assert len(results) == 2
     return results
 
@@ -840,12 +872,17 @@ def test_terraform_steps_are_the_ones_test_terraform_runs(
 
 @pytest.mark.parametrize("combo", KUBERNETES_KINDS, ids=_ids)
 def test_kubernetes_steps_build_and_validate(
-    rendered: Renderer, combo: dict[str, Any], tmp_path: Path
+    rendered: Renderer, combo: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = rendered(combo)
     _, kubernetes = _targets(project)
     require_tool("kubectl")
     require_tool("uv")
+    if kubernetes == "helm":
+        # The steps call helm; here a shim runs them on the Helm library (tests/helm_shim.py).
+        require_module("helm_python")
+        shim = helm_shim.install(tmp_path / "bin")
+        monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
     workflow = _workflows(project)["k8s.yml"]
     assert workflow["jobs"]["validate"]["env"]["KUBERNETES_VERSIONS"].split() == list(
         TOOLS["kubernetes"]
@@ -857,6 +894,11 @@ def test_kubernetes_steps_build_and_validate(
     if kubernetes == "kustomize":
         overlays = project / "deploy" / "kustomize" / "overlays"
         assert built == sorted(f"{p.name}.yaml" for p in overlays.iterdir())
+    elif kubernetes == "helm":
+        assert built == sorted(f"{env}.yaml" for env in ("dev", "staging", "prod"))
+        for path in (tmp_path / "k8s").glob("*.yaml"):
+            kinds = {d["kind"] for d in yaml.safe_load_all(path.read_text()) if d}
+            assert {"Deployment", "Service", "NetworkPolicy"} <= kinds, path.name
     else:
         assert built == sorted(p.name for p in (project / "deploy" / "manifests").glob("*.yaml"))
 
@@ -884,11 +926,14 @@ def test_gitops_step_pins_the_image_digest(
         env = {"MANIFEST": manifest, "IMAGE": image}
         run(["bash", "-eo", "pipefail", "-c", pin], cwd=copy, env=env)
         target = copy / manifest
-        built = (
-            run([kubectl, "kustomize", target.parent], cwd=copy).stdout
-            if (kubernetes == "kustomize")
-            else target.read_text(encoding="utf-8")
-        )
+        if kubernetes == "kustomize":
+            built = run([kubectl, "kustomize", target.parent], cwd=copy).stdout
+        elif kubernetes == "helm":
+            require_module("helm_python")
+            env_name = target.stem.removeprefix("values-")
+            built = helm_chart.render_chart(target.parent, environment=env_name)
+        else:
+            built = target.read_text(encoding="utf-8")
         deployment = next(
             doc for doc in yaml.safe_load_all(built) if doc and doc["kind"] == "Deployment"
         )

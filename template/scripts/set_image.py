@@ -1,4 +1,4 @@
-"""Pin the service's image by digest in a kustomize overlay or a plain Deployment manifest.
+"""Pin the service's image by digest in a kustomize overlay, a Helm values file or a manifest.
 
 The deploy workflow runs it before it opens the GitOps pull request:
 
@@ -45,6 +45,25 @@ def set_kustomize_image(text: str, name: str, repository: str, digest: str) -> s
     return "".join([*lines[:start], *entry, *lines[end:]])
 
 
+def set_values_image(text: str, repository: str, digest: str) -> str:
+    """Set ``repository`` and ``digest`` under the top-level ``image:`` of a Helm values file."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == "image:"), None)
+    if start is None:
+        raise ValueError("no top-level image: block")
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith(" ") or not lines[end].strip()):
+        end += 1
+    block = lines[start + 1 : end]
+    keys = [i for i, line in enumerate(block) if re.match(r"  (repository|digest):", line)]
+    if len(keys) != 2:
+        raise ValueError("expected repository: and digest: under image:")
+    for i in keys:
+        key = block[i].split(":", 1)[0]
+        block[i] = f"{key}: {repository if key.strip() == 'repository' else digest}\n"
+    return "".join([*lines[: start + 1], *block, *lines[end:]])
+
+
 def set_manifest_image(text: str, reference: str) -> str:
     """Replace the one ``image:`` of a Deployment manifest with ``reference``."""
     pattern = re.compile(r"^(?P<indent>\s*)image: .*$", re.MULTILINE)
@@ -67,6 +86,8 @@ def main(argv: list[str]) -> int:
     try:
         if path.name == "kustomization.yaml":
             text = set_kustomize_image(text, name, match["name"], match["digest"])
+        elif re.fullmatch(r"values-[a-z]+\.yaml", path.name):
+            text = set_values_image(text, match["name"], match["digest"])
         else:
             text = set_manifest_image(text, reference)
     except ValueError as error:

@@ -2,8 +2,9 @@
 
 monitoring/prometheus/rules.yml and monitoring/grafana/dashboard.json are the sources a
 team edits; the PrometheusRule's spec and the dashboard ConfigMap under deploy/ carry
-the same content for the Prometheus Operator. ``--check`` changes nothing and exits 1
-naming every copy whose parsed content differs from its source.
+the same content for the Prometheus Operator, and a Helm chart holds both files as they are
+(deploy/helm/<chart>/files/), which its templates read with .Files.Get. ``--check`` changes
+nothing and exits 1 naming every copy whose parsed content differs from its source.
 """
 
 from __future__ import annotations
@@ -60,6 +61,20 @@ def _dashboard_copy(copy: str, dashboard: str) -> str:
     return copy[: match.end()] + block + "".join(rest[end:])
 
 
+def _whole_copy(copy: str, source: str) -> str:
+    """Return the source itself: the chart's copy is the file, unchanged."""
+    return source
+
+
+def _same_text(copy: str, source: str) -> bool:
+    return copy == source
+
+
+def _chart_copies(root: Path, name: str) -> list[Path]:
+    """The chart's copy of a monitoring file, relative to the repository (none without a chart)."""
+    return sorted(p.relative_to(root) for p in root.glob(f"deploy/helm/*/files/{name}"))
+
+
 def _same_rules(copy: str, rules: str) -> bool:
     return bool(yaml.safe_load(copy).get("spec") == yaml.safe_load(rules))
 
@@ -84,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     dashboard = (args.root / DASHBOARD).read_text(encoding="utf-8")
     jobs = [(path, rules, _same_rules, _rule_copy) for path in RULE_COPIES]
     jobs += [(path, dashboard, _same_dashboard, _dashboard_copy) for path in DASHBOARD_COPIES]
+    for source, name in ((rules, RULES.name), (dashboard, DASHBOARD.name)):
+        jobs += [(path, source, _same_text, _whole_copy) for path in _chart_copies(args.root, name)]
     stale = []
     for path, source, same, rewrite in jobs:
         target = args.root / path

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import helm_chart
 from ..errors import UserError
 from ..project import GeneratedRepo
 from ..tools import error_line, project_env
@@ -37,6 +38,7 @@ _INSTALL = {
     "tflint": "https://github.com/terraform-linters/tflint#installation",
     "check-jsonschema": "pip install check-jsonschema",
     "promtool": "apt-get install prometheus (Debian, Ubuntu), or the Prometheus release tarball",
+    "helm-python-sdk": "pip install helm-python-sdk (the Helm library; not a goldpath dependency)",
 }
 FLUX_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "flux"
 """Flux's CRD schemas, vendored with their source in the README beside them."""
@@ -64,8 +66,14 @@ class _Context:
     built: dict[str, str] = field(default_factory=dict)
 
 
+_MODULES = {"helm-python-sdk": helm_chart.available}
+"""Checks whose tool is a Python package goldpath imports when present, not a command."""
+
+
 def _find(tool: str) -> str | None:
     """Find a tool on PATH or beside this interpreter (a virtual environment's bin)."""
+    if tool in _MODULES:
+        return tool if _MODULES[tool]() else None
     beside = Path(sys.executable).parent / tool
     return str(beside) if beside.exists() else shutil.which(tool)
 
@@ -275,12 +283,28 @@ def _manifests(kubectl: str, repo: Path, problems: list[str]) -> Iterator[tuple[
         yield "manifests", "\n---\n".join(p.read_text() for p in sorted(plain.glob("*.yaml")))
 
 
+def _helm(tool: str, ctx: _Context) -> tuple[int, str]:
+    """helm lint --strict and helm template of each chart, per environment (helm-python-sdk)."""
+    from helm_python import HelmError
+
+    problems: list[str] = []
+    for chart in helm_chart.chart_dirs(ctx.repo):
+        for env in helm_chart.ENVIRONMENTS:
+            try:
+                problems += [f"{env}: {p}" for p in helm_chart.lint_chart(chart, environment=env)]
+                ctx.built[f"helm-{env}"] = helm_chart.render_chart(chart, environment=env)
+            except (HelmError, OSError) as error:
+                problems.append(f"{env}: {str(error).strip().splitlines()[0]}")
+    return len(problems), "; ".join(problems[:3])
+
+
 def _schemas(tool: str, ctx: _Context) -> tuple[int, str]:
     problems: list[str] = []
     kubectl = _find("kubectl")
-    if kubectl is None:
+    if kubectl is None and not ctx.built:
         return 1, "kubectl is needed to build the overlays"
-    for source, text in ctx.built.items() or dict(_manifests(kubectl, ctx.repo, problems)).items():
+    built = ctx.built or dict(_manifests(str(kubectl), ctx.repo, problems))
+    for source, text in built.items():
         path = ctx.scan.parent / f"{source}.yaml"
         path.write_text(text)
         code, output = _run(
@@ -353,6 +377,7 @@ CHECKS = [
     _Check("pytest", "uv", _has("tests"), _PYTEST),
     _Check("hadolint", "hadolint", _has("Dockerfile"), _hadolint),
     _Check("kustomize build", "kubectl", _has("deploy"), _kustomize),
+    _Check("helm lint and template", "helm-python-sdk", _has("deploy", "helm"), _helm),
     _Check("kubernetes schemas", "kubernetes-validate", _has("deploy"), _schemas),
     _Check("flux schemas", "check-jsonschema", _has("deploy", "flux"), _flux),
     _Check("checkov", "checkov", _always, _checkov),
@@ -412,7 +437,7 @@ def verify_project(
             progress(f"Running {check.name}")
             start = time.perf_counter()
             findings, detail = check.run(tool, context)
-            if check.name == "kustomize build" and context.built:
+            if check.name in {"kustomize build", "helm lint and template"} and context.built:
                 (scan / "built").mkdir(exist_ok=True)
                 for source, text in context.built.items():
                     (scan / "built" / f"{source}.yaml").write_text(text)
