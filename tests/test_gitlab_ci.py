@@ -352,12 +352,13 @@ def test_the_build_job_reads_the_one_digest_of_the_archive(
 
 # The commands the quality job runs (the service's port in PORT).
 _EVALS = (
-    "uv run --locked --group quality python -m evals run --base-url http://127.0.0.1:${PORT}/v1"
+    "uv run --locked --group quality python -m evals run"
+    ' --base-url "http://127.0.0.1:${PORT}/v1"'
     ' --api-key "$EVAL_API_KEY" --report-dir reports/evals'
 )
 _LOAD = (
     "uv run --locked --group quality locust -f loadtest/locustfile.py --headless"
-    " --host http://127.0.0.1:${PORT} --users 8 --spawn-rate 4 --run-time 30s"
+    ' --host "http://127.0.0.1:${PORT}" --users 8 --spawn-rate 4 --run-time 30s'
     " --csv reports/load/load --html reports/load/report.html"
 )
 

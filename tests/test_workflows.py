@@ -55,12 +55,13 @@ _PINNED = re.compile(
 _UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": ""}
 # The quality gate: the commands its jobs run (the service's port in PORT).
 _EVALS = (
-    "uv run --locked --group quality python -m evals run --base-url http://127.0.0.1:${PORT}/v1"
+    "uv run --locked --group quality python -m evals run"
+    ' --base-url "http://127.0.0.1:${PORT}/v1"'
     ' --api-key "$EVAL_API_KEY" --report-dir reports/evals'
 )
 _LOAD = (
     "uv run --locked --group quality locust -f loadtest/locustfile.py --headless"
-    " --host http://127.0.0.1:${PORT} --users 8 --spawn-rate 4 --run-time 30s"
+    ' --host "http://127.0.0.1:${PORT}" --users 8 --spawn-rate 4 --run-time 30s'
     " --csv reports/load/load --html reports/load/report.html"
 )
 _START_EVALS = "Start the service for the evals"
