@@ -87,6 +87,68 @@ def wait_until_ready(
     pytest.fail(f"{what} was not ready within {seconds:.0f} s:\n{output()}")
 
 
+# The commands the generated quality jobs run, GitHub's and GitLab's alike (port in PORT).
+QUALITY_EVALS = (
+    "uv run --locked --group quality python -m evals run"
+    ' --base-url "http://127.0.0.1:${PORT}/v1"'
+    ' --api-key "$EVAL_API_KEY" --report-dir reports/evals'
+)
+QUALITY_LOAD = (
+    "uv run --locked --group quality locust -f loadtest/locustfile.py --headless"
+    ' --host "http://127.0.0.1:${PORT}" --users 8 --spawn-rate 4 --run-time 30s'
+    " --csv reports/load/load --html reports/load/report.html"
+)
+
+
+class ServiceProcess:
+    """A synced rendered project's service on the fake provider and a loopback port.
+
+    It logs to a file, not a pipe: under load the service logs more than a pipe holds, and
+    a writer blocked on a full pipe never exits on SIGTERM. ``env`` adds or overrides
+    settings; ``port`` keeps one address across restarts (a scraper's target).
+    """
+
+    def __init__(self, project: Path, log: Path, *, port: int | None = None, **env: str) -> None:
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        package = next(p.name for p in (project / "src").iterdir() if p.is_dir())
+        settings = {
+            "API_KEYS": "e2e-key",
+            "LLM_PROVIDER": "fake",
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "SHUTDOWN_TIMEOUT_SECONDS": "5",
+            **env,
+        }
+        with log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [str(project / ".venv" / "bin" / "python"), "-m", package],
+                cwd=project,
+                env={**os.environ, **settings},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until_ready(
+            self.process,
+            self.base_url,
+            what="the service",
+            seconds=30,
+            output=lambda: log.read_text(errors="replace"),
+            give_up=self.stop,
+        )
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited in 15 s."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
 def copy_template(repo: Path) -> None:
     """Copy this template (copier.yml and template/) into ``repo``, replacing what is there."""
     shutil.rmtree(repo / "template", ignore_errors=True)

@@ -22,7 +22,15 @@ import pytest
 import yaml
 
 from tests.conftest import Renderer
-from tests.helpers import REPO_ROOT, answer_combinations, free_port, require_tool, run
+from tests.helpers import (
+    QUALITY_EVALS,
+    QUALITY_LOAD,
+    REPO_ROOT,
+    answer_combinations,
+    free_port,
+    require_tool,
+    run,
+)
 
 _COPIER: dict[str, Any] = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
 GITLAB_PINS: dict[str, Any] = _COPIER["gitlab_pins"]["default"]
@@ -350,18 +358,6 @@ def test_the_build_job_reads_the_one_digest_of_the_archive(
 
 # --- the quality gate: evals and a load test before every deploy ---------------------------
 
-# The commands the quality job runs (the service's port in PORT).
-_EVALS = (
-    "uv run --locked --group quality python -m evals run"
-    ' --base-url "http://127.0.0.1:${PORT}/v1"'
-    ' --api-key "$EVAL_API_KEY" --report-dir reports/evals'
-)
-_LOAD = (
-    "uv run --locked --group quality locust -f loadtest/locustfile.py --headless"
-    ' --host "http://127.0.0.1:${PORT}" --users 8 --spawn-rate 4 --run-time 30s'
-    " --csv reports/load/load --html reports/load/report.html"
-)
-
 
 def test_the_quality_stage_runs_the_evals_and_the_load_test_before_any_deploy(
     rendered: Renderer, combo: dict[str, Any]
@@ -375,11 +371,13 @@ def test_the_quality_stage_runs_the_evals_and_the_load_test_before_any_deploy(
     assert quality["needs"] == [], "it waits for nothing, so it runs beside the build"
     script = _script(quality)
     assert "uv sync --locked --group quality" in script
-    assert script.count(_EVALS + " || status=1") == 1
-    assert script.count(_LOAD + " || status=1") == 1
+    assert script.count(QUALITY_EVALS + " || status=1") == 1
+    assert script.count(QUALITY_LOAD + " || status=1") == 1
     # Each run has its own service; the load test always meets the fake provider.
-    assert script.index('serve "$provider"') < script.index(_EVALS) < script.index("serve fake")
-    assert script.index("serve fake") < script.index(_LOAD) < script.rindex("stop")
+    assert (
+        script.index('serve "$provider"') < script.index(QUALITY_EVALS) < script.index("serve fake")
+    )
+    assert script.index("serve fake") < script.index(QUALITY_LOAD) < script.rindex("stop")
     assert 'exit "$status"' in script.splitlines()[-1]
     # The real provider only on the default branch, its key a protected variable.
     assert 'if [ "$CI_COMMIT_BRANCH" = "$CI_DEFAULT_BRANCH" ] && [ -n "${EVAL_PROVIDER:-}" ]' in (

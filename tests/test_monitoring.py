@@ -4,10 +4,8 @@ and proven against a real Prometheus scraping the rendered service."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -19,7 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import Renderer
-from tests.helpers import free_port, require_tool, run, wait_until_ready
+from tests.helpers import ServiceProcess, free_port, require_tool, run
 
 # Every combination that changes the rule files: the defaults, GitLab's runbook links,
 # a stricter SLO and a loose one (90 %, where 14.4 times the budget is above 100 %).
@@ -239,47 +237,10 @@ def test_window_mapping_keeps_the_order_and_covers_the_rules(rendered: Renderer)
         shortened("expr: rate(x[7m])")
 
 
-class Service:
-    """The rendered service (fake provider) on a fixed loopback port, /metrics behind a token."""
-
-    def __init__(self, project: Path, port: int, log: Path, **env: str) -> None:
-        self.base_url = f"http://127.0.0.1:{port}"
-        package = next(p.name for p in (project / "src").iterdir() if p.is_dir())
-        settings = {
-            "API_KEYS": "e2e-key",
-            "LLM_PROVIDER": "fake",
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "LOG_LEVEL": "WARNING",
-            "SERVED_MODELS": "fake-model",
-            "METRICS_TOKEN": "metrics-secret",
-            "SHUTDOWN_TIMEOUT_SECONDS": "2",
-        }
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(project / ".venv" / "bin" / "python"), "-m", package],
-                cwd=project,
-                env={**os.environ, **settings, **env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until_ready(
-            self.process,
-            self.base_url,
-            what="the service",
-            seconds=30,
-            output=lambda: log.read_text(errors="replace"),
-            give_up=self.stop,
-        )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+def _service(project: Path, port: int, log: Path, **env: str) -> ServiceProcess:
+    """The rendered service (fake provider) on a fixed port, /metrics behind a token."""
+    settings = {"LOG_LEVEL": "WARNING", "SERVED_MODELS": "fake-model", **env}
+    return ServiceProcess(project, log, port=port, METRICS_TOKEN="metrics-secret", **settings)
 
 
 class Prometheus:
@@ -424,7 +385,7 @@ def test_prometheus_scrapes_the_service_and_the_burn_rate_alert_fires(
         }
     ]
     log = tmp_path / "service.log"
-    service = Service(project, port, log)
+    service = _service(project, port, log)
     prometheus = Prometheus(tmp_path, config)
     traffic = Traffic(service.base_url)
     try:
@@ -460,7 +421,7 @@ def test_prometheus_scrapes_the_service_and_the_burn_rate_alert_fires(
         assert prometheus.alert_states("LLMServiceErrorBudgetBurnFast") == set()
 
         service.stop()
-        service = Service(project, port, log, FAKE_FAULT="error")
+        service = _service(project, port, log, FAKE_FAULT="error")
         deadline = time.monotonic() + 60
         while prometheus.alert_states("LLMServiceErrorBudgetBurnFast") != {"firing"}:
             assert time.monotonic() < deadline, "the fast burn-rate alert did not fire within 60 s"

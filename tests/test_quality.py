@@ -12,59 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Renderer
-from tests.helpers import free_port, require_tool, wait_until_ready
+from tests.helpers import ServiceProcess as Service
+from tests.helpers import require_tool
 from tests.test_generated import API_KEY, UV_ENV, _synced
 
 pytestmark = pytest.mark.slow
 
 QUALITY = ["--locked", "--group", "quality"]
-
-
-class Service:
-    """The generated service on the fake provider and a loopback port, logging to a file.
-
-    A file, not a pipe: under load the service logs more than a pipe holds, and a writer
-    blocked on a full pipe never exits on SIGTERM.
-    """
-
-    def __init__(self, project: Path, log: Path, **env: str) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        package = next(p.name for p in (project / "src").iterdir() if p.is_dir())
-        settings = {
-            "API_KEYS": API_KEY,
-            "LLM_PROVIDER": "fake",
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "SHUTDOWN_TIMEOUT_SECONDS": "5",
-        }
-        self.log = log
-        with log.open("w", encoding="utf-8") as output:
-            self.process = subprocess.Popen(
-                [str(project / ".venv" / "bin" / "python"), "-m", package],
-                cwd=project,
-                env={**os.environ, **settings, **env},
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until_ready(
-            self.process,
-            self.base_url,
-            what="the service",
-            seconds=30,
-            output=lambda: log.read_text(encoding="utf-8"),
-            give_up=self.stop,
-        )
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it has not exited in 15 s."""
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +30,7 @@ def project(rendered: Renderer, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.fixture(scope="module")
 def service(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The service on the fake provider, on a loopback port."""
-    running = Service(project, tmp_path_factory.mktemp("logs") / "service.log")
+    running = Service(project, tmp_path_factory.mktemp("logs") / "service.log", API_KEYS=API_KEY)
     yield running
     running.stop()
 
@@ -168,7 +122,9 @@ def test_the_load_test_passes_and_writes_its_reports(
 def test_a_slow_fake_fails_the_load_gate(project: Path, tmp_path: Path) -> None:
     """Every answer waits 1.2 s (FAKE_FAULT=slow): p95 and time to first token cross 1 s."""
     log = tmp_path / "service.log"
-    slow = Service(project, log, FAKE_FAULT="slow", FAKE_FAULT_LATENCY_SECONDS="1.2")
+    slow = Service(
+        project, log, API_KEYS=API_KEY, FAKE_FAULT="slow", FAKE_FAULT_LATENCY_SECONDS="1.2"
+    )
     try:
         reports = tmp_path / "load"
         result = _locust(project, slow, reports, 6)

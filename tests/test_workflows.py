@@ -27,6 +27,8 @@ from tests import helm_shim
 from tests.conftest import Renderer
 from tests.helpers import (
     PROJECT_CHECKS,
+    QUALITY_EVALS,
+    QUALITY_LOAD,
     REPO_ROOT,
     free_port,
     question_choices,
@@ -53,17 +55,6 @@ _PINNED = re.compile(
     r"^(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40}) # (?P<tag>v\d+\.\d+\.\d+)$"
 )
 _UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": ""}
-# The quality gate: the commands its jobs run (the service's port in PORT).
-_EVALS = (
-    "uv run --locked --group quality python -m evals run"
-    ' --base-url "http://127.0.0.1:${PORT}/v1"'
-    ' --api-key "$EVAL_API_KEY" --report-dir reports/evals'
-)
-_LOAD = (
-    "uv run --locked --group quality locust -f loadtest/locustfile.py --headless"
-    ' --host "http://127.0.0.1:${PORT}" --users 8 --spawn-rate 4 --run-time 30s'
-    " --csv reports/load/load --html reports/load/report.html"
-)
 _START_EVALS = "Start the service for the evals"
 _START_LOAD = "Start the service for the load test"
 _ON_MAIN = "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'"
@@ -495,12 +486,16 @@ def test_the_quality_gate_runs_the_evals_and_the_load_test(project: Path) -> Non
     for name, job in jobs.items():
         steps = job["steps"]
         runs = [" ".join(s["run"].split()) for s in steps if "run" in s]
-        assert runs.count(_EVALS) == 1, f"{name}: the evals, as the contract has them"
-        assert runs.count(_LOAD) == 1, f"{name}: the load test, as the contract has them"
+        assert runs.count(QUALITY_EVALS) == 1, f"{name}: the evals command"
+        assert runs.count(QUALITY_LOAD) == 1, f"{name}: the load-test command"
         assert runs[0] == "uv sync --locked --group quality"
         names = [s.get("name", "") for s in steps]
-        evals = next(i for i, s in enumerate(steps) if " ".join(s.get("run", "").split()) == _EVALS)
-        load = next(i for i, s in enumerate(steps) if " ".join(s.get("run", "").split()) == _LOAD)
+        evals = next(
+            i for i, s in enumerate(steps) if " ".join(s.get("run", "").split()) == QUALITY_EVALS
+        )
+        load = next(
+            i for i, s in enumerate(steps) if " ".join(s.get("run", "").split()) == QUALITY_LOAD
+        )
         start_evals = names.index(next(n for n in names if n.startswith(_START_EVALS)))
         start_load = names.index(next(n for n in names if n.startswith(_START_LOAD)))
         stops = [i for i, n in enumerate(names) if n.startswith("Stop the service")]
