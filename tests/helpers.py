@@ -104,35 +104,44 @@ class ServiceProcess:
     """A synced rendered project's service on the fake provider and a loopback port.
 
     It logs to a file, not a pipe: under load the service logs more than a pipe holds, and
-    a writer blocked on a full pipe never exits on SIGTERM. ``env`` adds or overrides
-    settings; ``port`` keeps one address across restarts (a scraper's target).
+    a writer blocked on a full pipe never exits on SIGTERM. ``settings`` (a mapping) and
+    ``env`` add or override settings; ``port`` keeps one address across restarts.
     """
 
-    def __init__(self, project: Path, log: Path, *, port: int | None = None, **env: str) -> None:
+    def __init__(
+        self,
+        project: Path,
+        log: Path,
+        *,
+        port: int | None = None,
+        what: str = "the service",
+        settings: Mapping[str, str] | None = None,
+        **env: str,
+    ) -> None:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = log
         package = next(p.name for p in (project / "src").iterdir() if p.is_dir())
-        settings = {
+        environment = {
             "API_KEYS": "e2e-key",
             "LLM_PROVIDER": "fake",
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
-            "SHUTDOWN_TIMEOUT_SECONDS": "5",
+            **(settings or {}),
             **env,
         }
         with log.open("ab") as output:
             self.process = subprocess.Popen(
                 [str(project / ".venv" / "bin" / "python"), "-m", package],
                 cwd=project,
-                env={**os.environ, **settings},
+                env={**os.environ, **environment},
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
         wait_until_ready(
             self.process,
             self.base_url,
-            what="the service",
+            what=what,
             seconds=30,
             output=lambda: log.read_text(errors="replace"),
             give_up=self.stop,

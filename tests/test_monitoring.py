@@ -239,8 +239,15 @@ def test_window_mapping_keeps_the_order_and_covers_the_rules(rendered: Renderer)
 
 def _service(project: Path, port: int, log: Path, **env: str) -> ServiceProcess:
     """The rendered service (fake provider) on a fixed port, /metrics behind a token."""
-    settings = {"LOG_LEVEL": "WARNING", "SERVED_MODELS": "fake-model", **env}
-    return ServiceProcess(project, log, port=port, METRICS_TOKEN="metrics-secret", **settings)
+    settings = {
+        "LOG_LEVEL": "WARNING",
+        "SERVED_MODELS": "fake-model",
+        "SHUTDOWN_TIMEOUT_SECONDS": "2",
+        **env,
+    }
+    return ServiceProcess(
+        project, log, port=port, settings={"METRICS_TOKEN": "metrics-secret", **settings}
+    )
 
 
 class Prometheus:

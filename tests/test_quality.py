@@ -30,7 +30,12 @@ def project(rendered: Renderer, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.fixture(scope="module")
 def service(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The service on the fake provider, on a loopback port."""
-    running = Service(project, tmp_path_factory.mktemp("logs") / "service.log", API_KEYS=API_KEY)
+    running = Service(
+        project,
+        tmp_path_factory.mktemp("logs") / "service.log",
+        API_KEYS=API_KEY,
+        SHUTDOWN_TIMEOUT_SECONDS="5",
+    )
     yield running
     running.stop()
 
@@ -123,7 +128,12 @@ def test_a_slow_fake_fails_the_load_gate(project: Path, tmp_path: Path) -> None:
     """Every answer waits 1.2 s (FAKE_FAULT=slow): p95 and time to first token cross 1 s."""
     log = tmp_path / "service.log"
     slow = Service(
-        project, log, API_KEYS=API_KEY, FAKE_FAULT="slow", FAKE_FAULT_LATENCY_SECONDS="1.2"
+        project,
+        log,
+        API_KEYS=API_KEY,
+        SHUTDOWN_TIMEOUT_SECONDS="5",
+        FAKE_FAULT="slow",
+        FAKE_FAULT_LATENCY_SECONDS="1.2",
     )
     try:
         reports = tmp_path / "load"

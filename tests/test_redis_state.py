@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import shutil
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -24,7 +22,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.conftest import Renderer
-from tests.helpers import free_port, require_tool, run, wait_until_ready
+from tests.helpers import ServiceProcess, free_port, require_tool, run
 
 pytestmark = pytest.mark.slow
 
@@ -66,49 +64,21 @@ class RedisServer:
             self.process.wait(timeout=10)
 
 
-class Replica:
+def _replica(project: Path, env: dict[str, str], log: Path) -> ServiceProcess:
     """One process of the service (``python -m <package>``, uvicorn) on its own port."""
-
-    def __init__(self, project: Path, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        package = next(p.name for p in (project / "src").iterdir() if p.is_dir())
-        settings = {
-            "API_KEYS": " ".join(KEYS),
-            "LLM_PROVIDER": "fake",
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "LOG_LEVEL": "WARNING",
-            "STATE_BACKEND": "redis",
-            "FAKE_CHUNK_DELAY_SECONDS": "0.005",
-            "FAKE_REPLY_TOKENS": "20",
-            "SERVED_MODELS": "fake-model",
-            # Two cores run both replicas, Redis and the load: a slow answer is not an
-            # outage here (the outage test stops Redis for real).
-            "REDIS_TIMEOUT_SECONDS": "5",
-        }
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(project / ".venv" / "bin" / "python"), "-m", package],
-                cwd=project,
-                env={**os.environ, **settings, **env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until_ready(
-            self.process,
-            self.base_url,
-            what="a replica of the service",
-            seconds=30,
-            output=lambda: log.read_text(errors="replace"),
-            give_up=self.stop,
-        )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=15)
+    settings = {
+        "API_KEYS": " ".join(KEYS),
+        "LOG_LEVEL": "WARNING",
+        "STATE_BACKEND": "redis",
+        "FAKE_CHUNK_DELAY_SECONDS": "0.005",
+        "FAKE_REPLY_TOKENS": "20",
+        "SERVED_MODELS": "fake-model",
+        # Two cores run both replicas, Redis and the load: a slow answer is not an
+        # outage here (the outage test stops Redis for real).
+        "REDIS_TIMEOUT_SECONDS": "5",
+        **env,
+    }
+    return ServiceProcess(project, log, what="a replica of the service", settings=settings)
 
 
 @pytest.fixture(scope="module")
@@ -130,11 +100,11 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def _replicas(project: Path, env: dict[str, str], log: Path) -> list[Replica]:
-    return [Replica(project, env, log) for _ in range(2)]
+def _replicas(project: Path, env: dict[str, str], log: Path) -> list[ServiceProcess]:
+    return [_replica(project, env, log) for _ in range(2)]
 
 
-async def _load(replicas: list[Replica], per_key: int) -> list[tuple[str, int, int, str]]:
+async def _load(replicas: list[ServiceProcess], per_key: int) -> list[tuple[str, int, int, str]]:
     """Send ``per_key`` requests from each key at once, alternating replicas and streaming.
 
     Returns (key, status, tokens charged, error code) per request.
@@ -243,7 +213,7 @@ def test_redis_outage_answers_503_and_recovers(
     project: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     """Fail closed by default: Redis stops, requests get 503; it starts again, they pass."""
-    replica = Replica(project, {"REDIS_URL": redis_server.url}, tmp_path / "service.log")
+    replica = _replica(project, {"REDIS_URL": redis_server.url}, tmp_path / "service.log")
     try:
         url = replica.base_url + CHAT
         body = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
